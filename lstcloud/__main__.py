@@ -1,0 +1,7 @@
+"""``python -m lstcloud`` runs the CLI."""
+
+import sys
+
+from lstcloud.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""Entry point of the ``lstcloud`` command.
+
+Each command lives in its own module of this package and exposes
+``register(subparsers: argparse._SubParsersAction) -> None``; this module only assembles them.
+Commands whose module is missing are left out, so the CLI keeps working while the package grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from lstcloud import __version__
+from lstcloud.errors import LstcloudError
+
+COMMAND_MODULES = (
+    "lstcloud.cli.demo",
+    "lstcloud.cli.ingest",
+    "lstcloud.cli.train",
+    "lstcloud.cli.predict",
+    "lstcloud.cli.run",
+    "lstcloud.cli.evaluate",
+    "lstcloud.cli.query",
+    "lstcloud.cli.info",
+    "lstcloud.cli.catalog",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every available command."""
+    parser = argparse.ArgumentParser(
+        prog="lstcloud",
+        description="Daily 250 m land-surface temperature from MODIS, as a Zarr datacube.",
+    )
+    parser.add_argument("--version", action="version", version=f"lstcloud {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except LstcloudError as exc:
+        print(f"lstcloud {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
