@@ -1,0 +1,258 @@
+"""Super-resolution methods as the evaluation sees them: a name, a ``predict`` and whether the
+method needs the NDVI guide.
+
+``lstcloud.models.load_model`` provides the shipped methods (``bicubic``, ``tsharp``,
+``sc-unet``, ``sif-cnn-sr1``, ``sif-cnn-sr2``, the ``*-published`` presets, or a model folder).
+``nearest`` (1 km replicated) and ``dms`` (data-mining sharpener) live in this package. While
+``lstcloud.models`` is not installed, ``bicubic`` and ``tsharp`` fall back to the reference
+implementations of :mod:`lstcloud.evaluate.baselines`; the ``source`` of a method says which
+implementation ran.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lstcloud.errors import ConfigError, LstcloudError
+
+from . import baselines
+
+__all__ = [
+    "KNOWN_METHODS",
+    "LST_ONLY_METHODS",
+    "Method",
+    "parse_methods",
+    "resolve_method",
+    "resolve_methods",
+]
+
+log = logging.getLogger(__name__)
+
+LST_ONLY_METHODS: frozenset[str] = frozenset({"nearest", "bicubic"})
+"""Methods that use the LST alone (the only ones usable without an NDVI guide)."""
+
+SHIPPED_MODELS: tuple[str, ...] = ("sc-unet", "sif-cnn-sr1", "sif-cnn-sr2")
+PUBLISHED_PRESETS: tuple[str, ...] = ("sif-cnn-sr1-published", "sif-cnn-sr2-published")
+KNOWN_METHODS: tuple[str, ...] = (
+    "nearest",
+    "bicubic",
+    "tsharp",
+    "dms",
+    *SHIPPED_MODELS,
+    *PUBLISHED_PRESETS,
+)
+
+Predict = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A super-resolution method under evaluation.
+
+    Attributes
+    ----------
+    name
+        Name used in tables and in metrics.json.
+    predict
+        ``predict(lst_coarse, ndvi_fine) -> lst_fine`` (float32, K, 4x; ``ndvi_fine`` may be
+        ``None`` for LST-only methods).
+    needs_ndvi
+        False for LST-only methods.
+    source
+        Which implementation runs (``"lstcloud.models"``, ``"lstcloud.evaluate.baselines"`` ...).
+    card
+        The model card when the method is a model (else empty).
+    """
+
+    name: str
+    predict: Predict
+    needs_ndvi: bool
+    source: str
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def _models_module() -> Any | None:
+    try:
+        return importlib.import_module("lstcloud.models")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("lstcloud.models",):
+            return None
+        raise
+
+
+def _card_dict(card: Any) -> dict[str, Any]:
+    if card is None:
+        return {}
+    if isinstance(card, dict):
+        return dict(card)
+    for attr in ("model_dump", "to_dict", "dict"):
+        fn = getattr(card, attr, None)
+        if callable(fn):
+            try:
+                return dict(fn())
+            except TypeError:
+                continue
+    if hasattr(card, "__dict__"):
+        return {k: v for k, v in vars(card).items() if not k.startswith("_")}
+    return {"card": str(card)}
+
+
+def _card_needs_ndvi(card: dict[str, Any], default: bool) -> bool:
+    inputs = card.get("inputs")
+    if isinstance(inputs, list | tuple) and inputs:
+        return any("ndvi" in str(i).lower() for i in inputs)
+    return default
+
+
+def _from_model(name: str, model: Any, *, needs_ndvi_default: bool) -> Method:
+    card = _card_dict(getattr(model, "card", None))
+    needs_ndvi = _card_needs_ndvi(card, needs_ndvi_default)
+
+    def predict(lst: np.ndarray, ndvi: np.ndarray | None) -> np.ndarray:
+        if ndvi is None:
+            ndvi = np.full((lst.shape[0] * 4, lst.shape[1] * 4), np.nan, np.float32)
+        out = model.predict(np.asarray(lst, np.float32), np.asarray(ndvi, np.float32))
+        return np.asarray(out, dtype=np.float32)
+
+    return Method(
+        name=name, predict=predict, needs_ndvi=needs_ndvi, source="lstcloud.models", card=card
+    )
+
+
+def _local(name: str) -> Method:
+    if name == "nearest":
+        return Method(
+            name=name,
+            predict=lambda lst, ndvi: baselines.nearest_upsample(lst),
+            needs_ndvi=False,
+            source="lstcloud.evaluate.baselines",
+        )
+    if name == "bicubic":
+        return Method(
+            name=name,
+            predict=lambda lst, ndvi: baselines.bicubic_upsample(lst),
+            needs_ndvi=False,
+            source="lstcloud.evaluate.baselines",
+        )
+    if name == "tsharp":
+        return Method(
+            name=name,
+            predict=lambda lst, ndvi: baselines.tsharp(lst, ndvi),
+            needs_ndvi=True,
+            source="lstcloud.evaluate.baselines",
+        )
+    if name == "dms":
+        from .dms import DMSConfig, dms_sharpen
+
+        config = DMSConfig()
+        return Method(
+            name=name,
+            predict=lambda lst, ndvi: dms_sharpen(lst, ndvi, config=config),
+            needs_ndvi=True,
+            source="lstcloud.evaluate.dms",
+        )
+    raise ConfigError(f"no local implementation of method {name!r}")
+
+
+def resolve_method(name: str, *, model_path: str | Path | None = None) -> Method:
+    """Build the :class:`Method` called ``name`` (or the model folder ``model_path``).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name, a model that is not shipped, or ``lstcloud.models`` missing when a
+        trained model is asked for. The message names the method.
+    """
+    if model_path is not None:
+        models = _models_module()
+        path = Path(model_path)
+        if models is None:
+            raise ConfigError(f"--model {path}: lstcloud.models is not installed")
+        if not path.is_dir():
+            raise ConfigError(f"--model {path}: not a folder")
+        try:
+            model = models.load_model(str(path))
+        except (LstcloudError, OSError, KeyError, ValueError) as exc:
+            raise ConfigError(f"--model {path}: cannot load the model: {exc}") from exc
+        return _from_model(name or path.name, model, needs_ndvi_default=True)
+    if name in ("nearest", "dms"):
+        return _local(name)
+    if name not in KNOWN_METHODS:
+        raise ConfigError(
+            f"unknown method {name!r}; choose from {', '.join(KNOWN_METHODS)} or --model DIR"
+        )
+    models = _models_module()
+    if models is None:
+        if name in ("bicubic", "tsharp"):
+            log.info("lstcloud.models not installed: %s uses the reference implementation", name)
+            return _local(name)
+        raise ConfigError(
+            f"method {name!r} needs lstcloud.models (trained models), which is not installed"
+        )
+    try:
+        model = models.load_model(name)
+    except (LstcloudError, OSError, KeyError, ValueError) as exc:
+        hint = (
+            " (the published-weighting presets are only available when their trained folders "
+            "are shipped under lstcloud/data/models/)"
+            if name in PUBLISHED_PRESETS
+            else ""
+        )
+        raise ConfigError(f"method {name!r} is not available: {exc}{hint}") from exc
+    return _from_model(name, model, needs_ndvi_default=name not in LST_ONLY_METHODS)
+
+
+def parse_methods(text: str) -> list[str]:
+    """Split a ``--methods`` value (``"bicubic,tsharp"``) into unique names, in order."""
+    names = [n.strip() for n in str(text).split(",") if n.strip()]
+    if not names:
+        raise ConfigError("--methods is empty")
+    return list(dict.fromkeys(names))
+
+
+def resolve_methods(
+    names: Sequence[str],
+    *,
+    model_paths: Sequence[str | Path] = (),
+    require_lst_only: bool = False,
+) -> list[Method]:
+    """Resolve every name (and every ``--model`` folder, named after the folder).
+
+    Parameters
+    ----------
+    names
+        Method names.
+    model_paths
+        Extra model folders.
+    require_lst_only
+        Refuse the methods that need NDVI (data without a 250 m guide).
+
+    Raises
+    ------
+    ConfigError
+        For unknown / unavailable methods, or NDVI methods when ``require_lst_only``.
+    """
+    if require_lst_only:
+        refused = [n for n in names if n not in LST_ONLY_METHODS and n in KNOWN_METHODS]
+        if refused:
+            raise ConfigError(
+                f"this data has no NDVI guide: {', '.join(refused)} need(s) NDVI; the LST-only "
+                f"methods are {', '.join(sorted(LST_ONLY_METHODS))}"
+            )
+    methods = [resolve_method(n) for n in names]
+    methods += [resolve_method(Path(p).name, model_path=p) for p in model_paths]
+    if require_lst_only:
+        refused = [m.name for m in methods if m.needs_ndvi]
+        if refused:
+            raise ConfigError(
+                f"this data has no NDVI guide: {', '.join(refused)} need(s) NDVI; the LST-only "
+                f"methods are {', '.join(sorted(LST_ONLY_METHODS))}"
+            )
+    return methods
