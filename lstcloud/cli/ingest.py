@@ -1,0 +1,70 @@
+"""``lstcloud ingest``: search a STAC API and build / extend the input datacube."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["register"]
+
+
+def add_window_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--start`` / ``--end`` (ISO dates, inclusive)."""
+    parser.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+    parser.add_argument("--end", required=True, help="last day, YYYY-MM-DD (inclusive)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``ingest`` command."""
+    p = subparsers.add_parser(
+        "ingest",
+        help="search MODIS granules through STAC and write them into the input cube",
+        description=(
+            "Search the STAC API for MODIS LST (1 km) and 250 m reflectance/NDVI granules over a "
+            "region and a window of days, decode them (QC-masked) and write them into the input "
+            "Zarr cube on a Dask cluster. (day, tile) already complete are skipped."
+        ),
+    )
+    p.add_argument("--provider", required=True, choices=["planetary-computer", "lpcloud"])
+    p.add_argument("--stac-url", required=True, help="STAC API root URL")
+    p.add_argument(
+        "--region",
+        required=True,
+        help="named region (europe, conus, africa), tile ids (h18v04,h19v04) or W,S,E,N lon/lat",
+    )
+    add_window_arguments(p)
+    p.add_argument("--cube", required=True, help="input cube URL: a folder or s3://bucket/prefix")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (default: local)")
+    p.add_argument("--night", action="store_true", help="also ingest the night LST")
+    p.add_argument("--lst-product", default=None, help="override the day LST product")
+    p.add_argument("--ndvi-product", default=None, help="override the 250 m NDVI product")
+    p.add_argument("--no-qc", action="store_true", help="keep pixels rejected by QC")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the ingest; exit code 0 when every (day, tile) is written or skipped, 3 otherwise."""
+    from lstcloud.ingest import ingest
+
+    summary = ingest(
+        provider=args.provider,
+        stac_url=args.stac_url,
+        region=args.region,
+        start=args.start,
+        end=args.end,
+        cube_url=args.cube,
+        scheduler=args.scheduler,
+        include_night=args.night,
+        lst_product=args.lst_product,
+        ndvi_product=args.ndvi_product,
+        apply_qc=not args.no_qc,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(summary.format())
+    return 0 if summary.ok else 3
