@@ -62,6 +62,7 @@ def search_window(
                     start=spec.period_start(start),
                     end=end,
                     modifier=modifier,
+                    sign=False,  # signed on the worker just before reading
                 )
             )
         except CatalogError as exc:
@@ -147,7 +148,7 @@ def ingest(
     sources = sources_for(provider, lst=lst_product, ndvi=ndvi_product)
     specs = sources.specs(include_night=include_night)
     tiles = resolve_region(region)
-    grid = CubeGrid.from_tiles(tiles, chunks_1km=chunks_1km)
+    grid = CubeGrid(tiles, chunks_1km=chunks_1km)
     tile_ids = [t.id for t in grid.tiles]
     if storage_options is None:
         storage_options = default_storage_options(cube_url)
@@ -215,7 +216,7 @@ def ingest(
                 cube_url,
                 task.date,
                 task.tile,
-                TileDayStatus(state="failed", reasons=why, items=list(task.item_ids)),
+                TileDayStatus(state="failed", reasons=tuple(why), items=task.item_ids),
                 storage_options=storage_options,
             )
             summary.outcomes.append(
@@ -224,7 +225,7 @@ def ingest(
         else:
             runnable.append(task)
 
-    with client_context(scheduler, client=client) as dask_client:
+    with client_context(client if client is not None else scheduler) as dask_client:
         futures = [
             dask_client.submit(
                 ingest_tile_day,

@@ -81,6 +81,21 @@ def _size_of(href: str | Mapping[str, str], storage_options: Mapping[str, Any] |
     return total
 
 
+def _ready_href(granule: Any) -> tuple[str | dict[str, str], dict[str, Any] | None]:
+    """Sign the granule's hrefs now, on the worker (signed URLs expire: never sign at search
+    time for a long run), and the fsspec options to read them (Earthdata auth for ``lpcloud``)."""
+    from lstcloud.catalog import get_provider
+
+    profile = get_provider(granule.provider)
+    if isinstance(granule.href, str):
+        href: str | dict[str, str] = profile.sign(granule.href)
+        first = href
+    else:
+        href = {key: profile.sign(value) for key, value in granule.href.items()}
+        first = next(iter(href.values()), "")
+    return href, (profile.storage_options(first) or None)
+
+
 def _read_part(
     task: TileDayTask,
     part: str,
@@ -98,8 +113,10 @@ def _read_part(
     roles = [r for r in PART_ROLES[part] if r in spec.roles]
     what = f"{spec.name} {task.tile} {task.date} ({granule.item_id}: {_href_label(granule.href)})"
 
+    href, options = _ready_href(granule)
+
     def read() -> Any:
-        return read_granule(granule.href, spec, apply_qc=apply_qc)
+        return read_granule(href, spec, apply_qc=apply_qc, storage_options=options)
 
     ds = retry.call(read, what=what, counter=counter)
     arrays: dict[str, np.ndarray] = {}
@@ -115,7 +132,7 @@ def _read_part(
     granule_tile = ds.attrs.get("tile")
     if granule_tile and granule_tile != task.tile:
         raise GranuleReadError(f"{what}: the file is tile {granule_tile}, not {task.tile}")
-    return arrays, _size_of(granule.href, None)
+    return arrays, _size_of(href, options)
 
 
 def ingest_tile_day(
@@ -189,9 +206,14 @@ def ingest_tile_day(
     def record(result: TileDayOutcome) -> TileDayOutcome:
         status = TileDayStatus(
             state=result.state if result.state != "skipped" else "complete",
-            reasons=list(result.reasons),
-            items=list(result.items),
-            valid_pixels={"lst_day": result.valid_lst, "ndvi": result.valid_ndvi},
+            reasons=result.reasons,
+            items=result.items,
+            extra={
+                "valid_pixels": {"lst_day": result.valid_lst, "ndvi": result.valid_ndvi},
+                "bytes_read": result.bytes_read,
+                "attempts": result.attempts,
+                "seconds": round(result.seconds, 3),
+            },
         )
         try:
             retry.call(

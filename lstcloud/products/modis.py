@@ -75,6 +75,7 @@ def _view_time(sds: str, long_name: str, role: str | None) -> VariableSpec:
         long_name=long_name,
         role=role,
         hdf_scale_factor=0.1,
+        hdf_units="hrs",
     )
 
 
@@ -89,6 +90,7 @@ def _view_angle(sds: str, long_name: str) -> VariableSpec:
         units="degree",
         long_name=long_name,
         hdf_scale_factor=1.0,
+        hdf_units="deg",
         hdf_add_offset=-65.0,
     )
 
@@ -103,8 +105,23 @@ def _emis(sds: str, band: int) -> VariableSpec:
         valid_range=(1, 255),
         units="1",
         long_name=f"Band {band} emissivity",
+        hdf_units="",
         hdf_scale_factor=0.002,
         hdf_add_offset=0.49,
+    )
+
+
+def _clear_cov(sds: str, long_name: str) -> VariableSpec:
+    return VariableSpec(
+        sds,
+        "uint16",
+        scale=0.0005,
+        fill=0,
+        valid_range=(1, 65535),
+        units="1",
+        long_name=long_name,
+        hdf_scale_factor=0.0005,
+        hdf_units="",
     )
 
 
@@ -131,6 +148,7 @@ def _qc(
     *,
     fill: int | None = None,
     valid_range: tuple[int, int] | None = None,
+    hdf_units: str | None = None,
 ) -> VariableSpec:
     return VariableSpec(
         sds,
@@ -141,12 +159,13 @@ def _qc(
         long_name=long_name,
         role=role,
         kind="qc",
+        hdf_units=hdf_units,
     )
 
 
 def _ndvi_derived(red: str, nir: str) -> VariableSpec:
     return VariableSpec(
-        "ndvi",
+        "NDVI",
         "float32",
         units="1",
         long_name="NDVI = (NIR - red) / (NIR + red)",
@@ -173,6 +192,20 @@ def _vi(
     )
 
 
+def _angle_vi(sds: str, *, valid: tuple[int, int], fill: int) -> VariableSpec:
+    return VariableSpec(
+        sds,
+        "int16",
+        scale=0.01,
+        fill=fill,
+        valid_range=valid,
+        units="degrees",
+        long_name=sds,
+        hdf_scale_factor=100.0,
+        hdf_add_offset=0.0,
+    )
+
+
 _MOD11_QC_RANGE = (0, 255)
 
 MOD11A1 = ProductSpec(
@@ -189,6 +222,7 @@ MOD11A1 = ProductSpec(
             "Quality control for daytime LST and emissivity",
             "qc_day",
             valid_range=_MOD11_QC_RANGE,
+            hdf_units="",
         ),
         _view_time(
             "Day_view_time", "Time of daytime Land-surface Temperature observation", "view_time_day"
@@ -201,6 +235,7 @@ MOD11A1 = ProductSpec(
             "Quality control for nighttime LST and emissivity",
             "qc_night",
             valid_range=_MOD11_QC_RANGE,
+            hdf_units="",
         ),
         _view_time(
             "Night_view_time",
@@ -210,6 +245,8 @@ MOD11A1 = ProductSpec(
         _view_angle("Night_view_angl", "View zenith angle of nighttime Land-surface Temperature"),
         _emis("Emis_31", 31),
         _emis("Emis_32", 32),
+        _clear_cov("Clear_day_cov", "day clear-sky coverage"),
+        _clear_cov("Clear_night_cov", "night clear-sky coverage"),
     ),
     qc_for={"LST_Day_1km": "QC_Day", "LST_Night_1km": "QC_Night"},
     qc_scheme="MOD11",
@@ -337,6 +374,23 @@ MOD13Q1 = ProductSpec(
         ),
         _vi(
             "250m 16 days NIR reflectance", "nir", fill=-1000, valid=(0, 10000), units="reflectance"
+        ),
+        _vi(
+            "250m 16 days blue reflectance", None, fill=-1000, valid=(0, 10000), units="reflectance"
+        ),
+        _vi(
+            "250m 16 days MIR reflectance", None, fill=-1000, valid=(0, 10000), units="reflectance"
+        ),
+        _angle_vi("250m 16 days view zenith angle", valid=(0, 18000), fill=-10000),
+        _angle_vi("250m 16 days sun zenith angle", valid=(0, 18000), fill=-10000),
+        _angle_vi("250m 16 days relative azimuth angle", valid=(-18000, 18000), fill=-4000),
+        VariableSpec(
+            "250m 16 days composite day of the year",
+            "int16",
+            fill=-1,
+            valid_range=(1, 366),
+            units="Julian day of the year ",
+            long_name="250m 16 days composite day of the year",
         ),
         VariableSpec(
             "250m 16 days pixel reliability",

@@ -68,6 +68,9 @@ class VariableSpec:
     kind
         ``"data"`` (decoded to float32 physical units), ``"qc"`` (left raw) or ``"derived"``
         (computed by the reader, not stored in the file: NDVI from red/NIR reflectance).
+    hdf_units
+        The literal ``units`` attribute of real files when it differs from ``units`` (MOD11
+        writes ``"hrs"`` and ``"deg"``); ``None``: same as ``units``.
     hdf_scale_factor, hdf_add_offset
         The literal ``scale_factor`` / ``add_offset`` attributes of real files when present
         (``None``: the attribute is absent). Differs from ``scale`` for the VI products.
@@ -88,6 +91,7 @@ class VariableSpec:
     hdf_scale_factor: float | None = None
     hdf_add_offset: float | None = None
     derived_from: tuple[str, ...] = ()
+    hdf_units: str | None = None
 
     def __post_init__(self) -> None:
         if self.role is not None and self.role not in ROLES:
@@ -108,6 +112,55 @@ class VariableSpec:
     def is_derived(self) -> bool:
         """Whether the reader computes this variable instead of reading it."""
         return self.kind == "derived"
+
+    @property
+    def file_units(self) -> str:
+        """The ``units`` attribute as real HDF files write it."""
+        return self.units if self.hdf_units is None else self.hdf_units
+
+    def decode(self, raw: np.ndarray) -> np.ndarray:
+        """Raw stored values -> float32 physical values, NaN at fill and outside the valid range.
+
+        QC and derived variables are not decoded (``TypeError``).
+        """
+        if self.kind != "data":
+            raise TypeError(f"{self.sds!r} is a {self.kind} variable: it has no physical decoding")
+        raw = np.asarray(raw)
+        invalid = np.zeros(raw.shape, dtype=bool)
+        if self.fill is not None:
+            invalid |= raw == self.fill
+        if self.valid_range is not None:
+            invalid |= (raw < self.valid_range[0]) | (raw > self.valid_range[1])
+        out = raw.astype(np.float32)
+        if self.scale != 1.0:
+            out *= np.float32(self.scale)
+        if self.offset != 0.0:
+            out += np.float32(self.offset)
+        out[invalid] = np.nan
+        return out
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """Physical values -> raw stored values (rounded; NaN -> fill); inverse of ``decode``."""
+        if self.kind != "data":
+            raise TypeError(f"{self.sds!r} is a {self.kind} variable: it has no physical encoding")
+        values = np.asarray(values)
+        info = np.iinfo(self.numpy_dtype)
+        # float32 is exact enough for 16-bit integers (and much faster on 4800 x 4800 tiles)
+        work = (
+            np.float32
+            if values.dtype == np.float32 and self.numpy_dtype.itemsize <= 2
+            else np.float64
+        )
+        raw = (values.astype(work) - work(self.offset)) / work(self.scale)
+        np.rint(raw, out=raw)
+        lo, hi = self.valid_range if self.valid_range is not None else (info.min, info.max)
+        nan = np.isnan(raw)
+        np.clip(raw, lo, hi, out=raw)
+        raw[nan] = lo
+        raw = raw.astype(self.numpy_dtype)
+        if self.fill is not None:
+            raw[nan] = self.fill
+        return raw
 
     @property
     def pc_asset_key(self) -> str:
@@ -137,7 +190,7 @@ class ProductSpec:
         Variable name -> the QC SDS that masks it.
     qc_scheme
         Which QC bit layout the QC SDS follow (``"MOD11"``, ``"MOD21"``, ``"MOD09"``, ``"MOD13"``);
-        :func:`lstcloud.qc.default_policy` maps it to a policy.
+        :func:`lstcloud.products.qc.default_policy` maps it to a policy.
     collections
         Provider -> STAC collection id (providers that do not serve the product are absent).
     hdf_asset_key

@@ -1,0 +1,196 @@
+"""One way to get a Dask client: a local cluster, an existing scheduler, or Kubernetes.
+
+``scheduler`` may be:
+
+- ``None`` or ``"local"``: a :class:`distributed.LocalCluster` on this machine, worker *processes*
+  by default (the GIL-bound HDF4 decoding and the Zarr writes scale with processes). ``None``
+  first looks at the ``LSTCLOUD_SCHEDULER`` environment variable.
+- an address, ``"tcp://10.0.0.5:8786"`` or ``"10.0.0.5:8786"``: connect to that scheduler;
+- ``"kubernetes"``: a dask-kubernetes operator ``KubeCluster`` (the operator must run in the
+  cluster; options in ``kubernetes``; the image defaults to ``LSTCLOUD_DASK_IMAGE``);
+- a :class:`distributed.Client`: used as it is.
+
+:func:`client_context` closes what it started; a client from :func:`get_client` is closed, with
+any cluster it started, by :func:`close_client`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from lstcloud.errors import ConfigError, LstcloudError, redact_url
+
+if TYPE_CHECKING:
+    import distributed
+
+__all__ = ["client_context", "close_client", "get_client"]
+
+#: Clusters started by get_client, closed with their client by close_client.
+_OWNED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _local_client(
+    *,
+    n_workers: int | None,
+    threads_per_worker: int,
+    processes: bool,
+    memory_limit: str | float | None,
+    dashboard_address: str | None,
+) -> distributed.Client:
+    from distributed import Client, LocalCluster
+
+    if n_workers is None:
+        n_workers = max(1, (os.cpu_count() or 1) // max(1, threads_per_worker))
+    kwargs: dict[str, Any] = {
+        "n_workers": n_workers,
+        "threads_per_worker": threads_per_worker,
+        "processes": processes,
+        "dashboard_address": dashboard_address,
+    }
+    if memory_limit is not None:
+        kwargs["memory_limit"] = memory_limit
+    cluster = LocalCluster(**kwargs)
+    try:
+        client = Client(cluster)
+    except BaseException:
+        cluster.close()
+        raise
+    _OWNED[client] = cluster
+    return client
+
+
+def _kubernetes_client(
+    *, n_workers: int | None, options: Mapping[str, Any] | None
+) -> distributed.Client:
+    try:
+        from dask_kubernetes.operator import KubeCluster
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ConfigError(
+            "scheduler='kubernetes' needs dask-kubernetes (pip install dask-kubernetes)"
+        ) from exc
+    from distributed import Client
+
+    opts = dict(options or {})
+    opts.setdefault("name", "lstcloud")
+    image = opts.pop("image", None) or os.environ.get("LSTCLOUD_DASK_IMAGE")
+    if image:
+        opts["image"] = image
+    opts.setdefault("n_workers", 2 if n_workers is None else n_workers)
+    cluster = KubeCluster(**opts)  # pragma: no cover - needs a Kubernetes cluster
+    client = Client(cluster)  # pragma: no cover
+    _OWNED[client] = cluster  # pragma: no cover
+    return client  # pragma: no cover
+
+
+def get_client(
+    scheduler: str | distributed.Client | None = None,
+    *,
+    n_workers: int | None = None,
+    threads_per_worker: int = 1,
+    processes: bool = True,
+    memory_limit: str | float | None = None,
+    dashboard_address: str | None = ":0",
+    kubernetes: Mapping[str, Any] | None = None,
+    timeout: float = 30.0,
+) -> distributed.Client:
+    """A :class:`distributed.Client` for ``scheduler``.
+
+    Parameters
+    ----------
+    scheduler
+        ``None``/``"local"``, a scheduler address, ``"kubernetes"`` or a Client (see the module).
+    n_workers
+        Workers of a local (default: one per core / ``threads_per_worker``) or Kubernetes cluster.
+    threads_per_worker
+        Threads per local worker (default 1).
+    processes
+        Local workers as processes (default) or threads of this process.
+    memory_limit
+        Per-worker memory limit of a local cluster (Dask's default when ``None``).
+    dashboard_address
+        Dashboard / HTTP address of a local cluster; default ``":0"``, a free port
+        (``client.dashboard_link``); ``None`` turns the dashboard off (the scheduler's HTTP
+        endpoints then use port 8787).
+    kubernetes
+        Keyword arguments of ``dask_kubernetes.operator.KubeCluster``.
+    timeout
+        Seconds to wait for a remote scheduler.
+
+    Returns
+    -------
+    distributed.Client
+        Close it with :func:`close_client` (or use :func:`client_context`).
+
+    Raises
+    ------
+    ConfigError
+        For a malformed option.
+    LstcloudError
+        When the scheduler cannot be reached (the message names the address).
+    """
+    from distributed import Client
+
+    if isinstance(scheduler, Client):
+        return scheduler
+    if threads_per_worker < 1 or (n_workers is not None and n_workers < 1):
+        raise ConfigError(
+            f"n_workers and threads_per_worker must be >= 1, got {n_workers}, {threads_per_worker}"
+        )
+    if scheduler is None:
+        scheduler = os.environ.get("LSTCLOUD_SCHEDULER") or None
+    if scheduler is None or str(scheduler).strip().lower() == "local":
+        return _local_client(
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=processes,
+            memory_limit=memory_limit,
+            dashboard_address=dashboard_address,
+        )
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise ConfigError(
+            f"scheduler must be None, 'local', 'kubernetes' or an address: {scheduler!r}"
+        )
+    name = scheduler.strip()
+    if name.lower() == "kubernetes":
+        return _kubernetes_client(n_workers=n_workers, options=kubernetes)
+    address = name if "://" in name else f"tcp://{name}"
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise LstcloudError(
+            f"cannot reach the Dask scheduler at {redact_url(address)}: {exc}"
+        ) from exc
+
+
+def close_client(client: distributed.Client) -> None:
+    """Close ``client`` and the cluster :func:`get_client` started for it, if any."""
+    cluster = _OWNED.pop(client, None)
+    try:
+        client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+@contextlib.contextmanager
+def client_context(
+    scheduler: str | distributed.Client | None = None, **kwargs: Any
+) -> Iterator[distributed.Client]:
+    """Context manager around :func:`get_client`: closes the client and the cluster it started.
+
+    A Client passed in as ``scheduler`` is left open (it belongs to the caller).
+    """
+    from distributed import Client
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    client = get_client(scheduler, **kwargs)
+    try:
+        yield client
+    finally:
+        close_client(client)
