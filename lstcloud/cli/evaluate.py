@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 __all__ = ["register"]
 
 _METHODS_HELP = (
-    "comma-separated methods: nearest, bicubic, tsharp, dms, sc-unet, sif-cnn-sr1, sif-cnn-sr2, "
-    "sif-cnn-sr1-published, sif-cnn-sr2-published (LST-only: nearest, bicubic)"
+    "comma-separated methods: nearest, bicubic, tsharp, tsharp-window, dms, sc-unet, "
+    "sif-cnn-sr1, sif-cnn-sr2, sif-cnn-sr1-published, sif-cnn-sr2-published "
+    "(LST-only: nearest, bicubic)"
 )
 
 
@@ -44,6 +45,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="evaluate N samples spread evenly over the sorted list",
     )
     parser.add_argument("--panels", type=int, default=3, help="samples drawn as maps (default 3)")
+    parser.add_argument(
+        "--device",
+        default=None,
+        choices=("cpu", "cuda"),
+        help="torch device of the trained models (default: cuda when available, else cpu)",
+    )
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -61,10 +68,16 @@ def _run_wald(args: argparse.Namespace) -> int:
         names = [n if n.endswith(".tif") else f"{n}.tif" for n in names]
     samples, has_ndvi = wald_samples(args.data, band=args.band, names=names, limit=args.limit)
     methods = m.resolve_methods(
-        m.parse_methods(args.methods), model_paths=args.model, require_lst_only=not has_ndvi
+        m.parse_methods(args.methods),
+        model_paths=args.model,
+        require_lst_only=not has_ndvi,
+        device=args.device,
     )
     config = WaldConfig(
-        degradation=args.degradation, border_px=args.border_px, n_panels=args.panels
+        degradation=args.degradation,
+        border_px=args.border_px,
+        min_valid=args.min_valid,
+        n_panels=args.panels,
     )
     result = evaluate_wald(samples, methods, data=str(args.data), config=config)
     result.config["band"] = args.band if not has_ndvi else "day (MOD21A1D)"
@@ -79,7 +92,9 @@ def _run_aster(args: argparse.Namespace) -> int:
 
     if detect_layout(args.data) != "aster-dev":
         raise ConfigError(f"--data {args.data}: the ASTER protocol needs the aster-dev layout")
-    methods = m.resolve_methods(m.parse_methods(args.methods), model_paths=args.model)
+    methods = m.resolve_methods(
+        m.parse_methods(args.methods), model_paths=args.model, device=args.device
+    )
     config = AsterConfig(
         erode_px=args.erode_px,
         min_valid_k=args.min_valid_k,
@@ -126,9 +141,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     wald.add_argument(
         "--degradation",
         default="gaussian",
-        choices=("gaussian", "block-mean", "l4"),
-        help="operator H (default gaussian: PSF with MTF 0.1 at Nyquist + bicubic "
-        "decimation, as in the published code)",
+        choices=("gaussian", "mean", "l4"),
+        help="operator H from lstcloud.ops (default gaussian: PSF with MTF 0.1 at Nyquist + "
+        "bicubic decimation, as in the published code; mean: 4x4 block mean; l4: block mean "
+        "of T^4 then ^(1/4), NDVI then takes the block mean)",
+    )
+    wald.add_argument(
+        "--min-valid",
+        type=float,
+        default=1.0,
+        help="a degraded LST pixel is NaN when less than this fraction of its block is valid "
+        "(default 1.0)",
     )
     wald.add_argument(
         "--band",

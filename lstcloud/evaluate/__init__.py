@@ -9,6 +9,9 @@ Typical use::
     methods = resolve_methods(["bicubic", "tsharp"])
     result = evaluate_aster(iter_dev_samples(folder), methods, data=str(folder))
     write_report(result, "out/")
+
+The data-mining sharpener (method ``dms``) lives in :mod:`lstcloud.evaluate.dms` (imported on
+demand: it needs scikit-learn). See ``docs/evaluation.md`` for the protocols and the figures.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from .datasets import (
     iter_mod11a1_patches,
     read_raster,
 )
-from .methods import KNOWN_METHODS, LST_ONLY_METHODS, Method, parse_methods, resolve_methods
+from .methods import (
+    KNOWN_METHODS,
+    LST_ONLY_METHODS,
+    Method,
+    parse_methods,
+    resolve_methods,
+    training_overlap,
+)
 from .metrics import METRIC_KEYS, aggregate, score
 from .report import write_metrics_json, write_report
 from .results import ProtocolResult, SamplePanel
@@ -56,6 +66,7 @@ __all__ = [
     "resolve_methods",
     "score",
     "to_aster_grid",
+    "training_overlap",
     "write_metrics_json",
     "write_report",
 ]

@@ -197,4 +197,5 @@ def evaluate_aster(
             )
     if not result.per_sample:
         raise ConfigError(f"no samples to evaluate in {data}")
+    result.check_training_overlap(methods)
     return result

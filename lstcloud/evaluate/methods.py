@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ __all__ = [
     "parse_methods",
     "resolve_method",
     "resolve_methods",
+    "training_overlap",
 ]
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,13 @@ LST_ONLY_METHODS: frozenset[str] = frozenset({"nearest", "bicubic"})
 """Methods that use the LST alone (the only ones usable without an NDVI guide)."""
 
 SHIPPED_MODELS: tuple[str, ...] = ("sc-unet", "sif-cnn-sr1", "sif-cnn-sr2")
+MODEL_BASELINES: tuple[str, ...] = ("bicubic", "tsharp", "tsharp-window")
 PUBLISHED_PRESETS: tuple[str, ...] = ("sif-cnn-sr1-published", "sif-cnn-sr2-published")
 KNOWN_METHODS: tuple[str, ...] = (
     "nearest",
     "bicubic",
     "tsharp",
+    "tsharp-window",
     "dms",
     *SHIPPED_MODELS,
     *PUBLISHED_PRESETS,
@@ -79,12 +82,14 @@ class Method:
 
 
 def _models_module() -> Any | None:
+    """``lstcloud.models`` when it is installed and exports ``load_model``, else None."""
     try:
-        return importlib.import_module("lstcloud.models")
+        module = importlib.import_module("lstcloud.models")
     except ModuleNotFoundError as exc:
         if exc.name in ("lstcloud.models",):
             return None
         raise
+    return module if callable(getattr(module, "load_model", None)) else None
 
 
 def _card_dict(card: Any) -> dict[str, Any]:
@@ -105,6 +110,8 @@ def _card_dict(card: Any) -> dict[str, Any]:
 
 
 def _card_needs_ndvi(card: dict[str, Any], default: bool) -> bool:
+    if card.get("architecture") in LST_ONLY_METHODS:
+        return False
     inputs = card.get("inputs")
     if isinstance(inputs, list | tuple) and inputs:
         return any("ndvi" in str(i).lower() for i in inputs)
@@ -149,20 +156,33 @@ def _local(name: str) -> Method:
             source="lstcloud.evaluate.baselines",
         )
     if name == "dms":
-        from .dms import DMSConfig, dms_sharpen
+        from .dms import DMSSharpener
 
-        config = DMSConfig()
+        sharpener = DMSSharpener()
         return Method(
             name=name,
-            predict=lambda lst, ndvi: dms_sharpen(lst, ndvi, config=config),
+            predict=lambda lst, ndvi: sharpener.predict(lst, ndvi),
             needs_ndvi=True,
             source="lstcloud.evaluate.dms",
+            card=sharpener.card,
         )
     raise ConfigError(f"no local implementation of method {name!r}")
 
 
-def resolve_method(name: str, *, model_path: str | Path | None = None) -> Method:
+def _load(models: Any, name_or_path: str, device: str | None) -> Any:
+    if device is None:
+        return models.load_model(name_or_path)
+    return models.load_model(name_or_path, device=device)
+
+
+def resolve_method(
+    name: str, *, model_path: str | Path | None = None, device: str | None = None
+) -> Method:
     """Build the :class:`Method` called ``name`` (or the model folder ``model_path``).
+
+    Trained models and the model baselines come from ``lstcloud.load_model`` (the same
+    ``predict(lst_1km, ndvi_250m)`` the product uses), on ``device`` (default: CUDA when
+    available, else CPU).
 
     Raises
     ------
@@ -178,7 +198,7 @@ def resolve_method(name: str, *, model_path: str | Path | None = None) -> Method
         if not path.is_dir():
             raise ConfigError(f"--model {path}: not a folder")
         try:
-            model = models.load_model(str(path))
+            model = _load(models, str(path), device)
         except (LstcloudError, OSError, KeyError, ValueError) as exc:
             raise ConfigError(f"--model {path}: cannot load the model: {exc}") from exc
         return _from_model(name or path.name, model, needs_ndvi_default=True)
@@ -197,15 +217,16 @@ def resolve_method(name: str, *, model_path: str | Path | None = None) -> Method
             f"method {name!r} needs lstcloud.models (trained models), which is not installed"
         )
     try:
-        model = models.load_model(name)
+        model = _load(models, name, device)
     except (LstcloudError, OSError, KeyError, ValueError) as exc:
-        hint = (
-            " (the published-weighting presets are only available when their trained folders "
-            "are shipped under lstcloud/data/models/)"
-            if name in PUBLISHED_PRESETS
-            else ""
-        )
-        raise ConfigError(f"method {name!r} is not available: {exc}{hint}") from exc
+        if name in PUBLISHED_PRESETS:
+            raise ConfigError(
+                f"method {name!r}: no trained model is shipped for the published-weighting "
+                f"preset (lstcloud/data/models/{name}/ is absent). Train one with `lstcloud "
+                f"train --config training/configs/{name}.yaml --out DIR` and evaluate it with "
+                f"--model DIR"
+            ) from exc
+        raise ConfigError(f"method {name!r} is not available: {exc}") from exc
     return _from_model(name, model, needs_ndvi_default=name not in LST_ONLY_METHODS)
 
 
@@ -222,6 +243,7 @@ def resolve_methods(
     *,
     model_paths: Sequence[str | Path] = (),
     require_lst_only: bool = False,
+    device: str | None = None,
 ) -> list[Method]:
     """Resolve every name (and every ``--model`` folder, named after the folder).
 
@@ -233,6 +255,8 @@ def resolve_methods(
         Extra model folders.
     require_lst_only
         Refuse the methods that need NDVI (data without a 250 m guide).
+    device
+        Torch device of the trained models (``"cpu"``, ``"cuda"``; default automatic).
 
     Raises
     ------
@@ -246,8 +270,16 @@ def resolve_methods(
                 f"this data has no NDVI guide: {', '.join(refused)} need(s) NDVI; the LST-only "
                 f"methods are {', '.join(sorted(LST_ONLY_METHODS))}"
             )
-    methods = [resolve_method(n) for n in names]
-    methods += [resolve_method(Path(p).name, model_path=p) for p in model_paths]
+    methods = [resolve_method(n, device=device) for n in names]
+    methods += [resolve_method(Path(p).name, model_path=p, device=device) for p in model_paths]
+    seen: set[str] = set()
+    for method in methods:
+        if method.name in seen:
+            raise ConfigError(
+                f"method name {method.name!r} given twice (a --model folder named like a "
+                "listed method?): rename the folder"
+            )
+        seen.add(method.name)
     if require_lst_only:
         refused = [m.name for m in methods if m.needs_ndvi]
         if refused:
@@ -256,3 +288,23 @@ def resolve_methods(
                 f"methods are {', '.join(sorted(LST_ONLY_METHODS))}"
             )
     return methods
+
+
+def training_overlap(method: Method, *, data: str | Path, samples: Iterable[str]) -> list[str]:
+    """Evaluated samples that the method's model saw in training (or validation).
+
+    The model card's ``training_data`` (``path`` plus ``train_samples`` /
+    ``validation_samples`` / ``samples``) is compared with the evaluated data folder (same
+    folder name) and sample names. Methods without a card, or trained elsewhere, give ``[]``.
+    """
+    training = method.card.get("training_data") if method.card else None
+    if not isinstance(training, dict) or not training.get("path"):
+        return []
+    if Path(str(training["path"])).name != Path(str(data)).name:
+        return []
+    seen: set[str] = set()
+    for key in ("train_samples", "validation_samples", "samples"):
+        values = training.get(key)
+        if isinstance(values, list | tuple):
+            seen.update(str(v) for v in values)
+    return sorted(seen & {str(s) for s in samples})

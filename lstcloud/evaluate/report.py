@@ -124,8 +124,12 @@ def _pairs(result: ProtocolResult, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _plot_scatter(result: ProtocolResult, summary: dict[str, Any], path: Path) -> None:
     names = result.method_names()
-    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.6), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
+    ncols = min(4, len(names))
+    nrows = -(-len(names) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.4 * nrows + 0.3), squeeze=False)
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names, strict=False):
         pred, ref = _pairs(result, name)
         if pred.size:
             lo, hi = np.percentile(np.concatenate([pred, ref]), [0.5, 99.5])
@@ -200,7 +204,10 @@ _PROTOCOL_TEXT = {
         "sinusoidal onto the ASTER grid (UTM 31N, ~231.65 m) bilinearly with "
         "rasterio.warp.reproject, without a PSF on either side; ASTER 0 / 200 K fill and values "
         "below the threshold are masked and the valid mask is eroded by the margin below; all "
-        "methods are scored on the same pixels. No method sees ASTER in training or tuning."
+        "methods are scored on the same pixels. No method sees ASTER in training or tuning. "
+        "ssim_bbox is the SSIM of the valid region's bounding box with masked pixels set to the "
+        "reference mean (the convention of the independent script behind the reference figures "
+        "of the science notes); ssim averages the SSIM map over the valid pixels only."
     ),
 }
 
@@ -244,9 +251,10 @@ def write_report(result: ProtocolResult, out_dir: str | Path) -> Path:
         "RMSE, MAE, bias in K; gradient RMSE in K per pixel (Sobel / 8); SSIM on the valid region "
         "with data_range = reference max-min; PSNR in dB with peak = reference max-min.",
         "",
-        "## Figures",
-        "",
     ]
+    if result.notes:
+        lines += ["## Caveats", "", *[f"- {note}" for note in result.notes], ""]
+    lines += ["## Figures", ""]
     for name, caption in figures:
         lines += [f"![{caption}]({name})", "", f"*{caption}; data {_data_label(result)}.*", ""]
     lines += ["## Per sample", "", *_per_sample_table(result), ""]

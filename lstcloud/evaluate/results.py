@@ -4,11 +4,13 @@ report draws (a few sample panels, and sub-sampled prediction/reference pairs)."
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .methods import Method, training_overlap
 from .metrics import aggregate
 
 __all__ = ["ProtocolResult", "SamplePanel"]
@@ -59,6 +61,8 @@ class ProtocolResult:
     pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
     extra_keys: tuple[str, ...] = ()
     seed: int = 0
+    training_overlap: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def add_score(self, sample: str, method: str, scores: dict[str, Any], **extra: Any) -> None:
         """Record the scores of ``method`` on ``sample``."""
@@ -78,6 +82,33 @@ class ProtocolResult:
             p, r = p[idx], r[idx]
         self.pairs.setdefault(method, []).append((p, r))
 
+    def check_training_overlap(self, methods: Sequence[Method]) -> None:
+        """Record, per method, the evaluated samples its model saw in training, with a note.
+
+        Call after the samples were scored. Wald scores of such a model are in-sample; ASTER
+        scores stay free of ASTER (no model reads it) but are transductive for those samples.
+        """
+        samples = list(dict.fromkeys(r["sample"] for r in self.per_sample))
+        for method in methods:
+            seen = training_overlap(method, data=self.data, samples=samples)
+            if not seen:
+                continue
+            self.training_overlap[method.name] = seen
+            head = (
+                f"{method.name}: its training / validation split held {len(seen)} of the "
+                f"{len(samples)} evaluated samples"
+            )
+            if self.protocol == "wald":
+                self.notes.append(
+                    f"{head} (their MODIS LST and NDVI): its Wald scores are in-sample, not "
+                    "held-out; score it on data it never saw for a fair Wald figure."
+                )
+            else:
+                self.notes.append(
+                    f"{head} (their MODIS LST and NDVI only, self-supervised; never ASTER): the "
+                    "ASTER reference stays unseen, but the figures are transductive, not held-out."
+                )
+
     def method_names(self) -> list[str]:
         """Method names in the order they were given."""
         return list(self.method_sources)
@@ -90,6 +121,7 @@ class ProtocolResult:
             out[name] = {
                 **aggregate(rows, extra_keys=self.extra_keys),
                 "source": self.method_sources[name],
+                "samples_seen_in_training": len(self.training_overlap.get(name, [])),
             }
         return out
 
@@ -102,6 +134,7 @@ class ProtocolResult:
             "config": self.config,
             "methods": self.summary(),
             "per_sample": self.per_sample,
+            "notes": self.notes,
         }
         return _json_safe(doc)
 

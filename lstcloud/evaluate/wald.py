@@ -2,7 +2,9 @@
 
 The real 1 km LST is degraded to 4 km and the 250 m NDVI to 1 km with the same operator H
 (``gaussian`` by default: the published code's Gaussian PSF with MTF 0.1 at the coarse Nyquist
-frequency then bicubic decimation; ``block-mean`` and ``l4`` are the alternatives). Each method
+frequency then bicubic decimation; ``mean`` (4x4 block mean) and ``l4`` (block mean of T^4,
+then ^(1/4)) are the alternatives), taken from :mod:`lstcloud.ops`, the module the training
+loss uses. Each method
 super-resolves the 4 km LST 4x with the 1 km NDVI, and the output is scored against the real
 1 km LST. The reference is therefore MODIS itself: these figures measure consistency under
 the scale-invariance hypothesis, not accuracy against an independent truth.
@@ -28,8 +30,10 @@ from .metrics import score
 from .results import ProtocolResult, SamplePanel
 
 __all__ = [
+    "DEGRADATION_NAMES",
     "WaldConfig",
     "WaldSample",
+    "canonical_degradation",
     "degrade",
     "evaluate_wald",
     "get_degrader",
@@ -48,11 +52,15 @@ class WaldConfig:
     Attributes
     ----------
     degradation
-        Name of H (``"gaussian"``, ``"block-mean"``, ``"l4"``).
+        Name of H (``"gaussian"``, ``"mean"``, ``"l4"``; ``"block-mean"`` is accepted for
+        ``"mean"``).
     factor
         Scale factor (4: 1 km -> 4 km, 250 m -> 1 km).
     border_px
         Pixels dropped along the patch edges before scoring (0 = score the whole patch).
+    min_valid
+        A degraded (coarse) LST pixel is NaN when less than this fraction of its block is
+        valid (1.0: only complete blocks; nothing is invented under clouds).
     n_panels
         Samples kept for the side-by-side figure.
     """
@@ -60,9 +68,13 @@ class WaldConfig:
     degradation: str = "gaussian"
     factor: int = 4
     border_px: int = 0
+    min_valid: float = 1.0
     n_panels: int = 3
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "degradation", canonical_degradation(self.degradation))
+        if not 0 < self.min_valid <= 1:
+            raise ConfigError(f"min_valid must be in (0, 1], got {self.min_valid}")
         if self.factor != 4:
             raise ConfigError(f"factor: only 4 is supported, got {self.factor}")
         if self.border_px < 0:
@@ -101,29 +113,40 @@ def wald_samples(
     return (WaldSample(p.name, p.lst_1km.data) for p in patches), False
 
 
-def get_degrader(name: str) -> tuple[Degrader, str]:
+DEGRADATION_NAMES: tuple[str, ...] = ("gaussian", "mean", "l4")
+_ALIASES = {"block-mean": "mean"}
+
+
+def canonical_degradation(name: str) -> str:
+    """The canonical name of H (``gaussian``, ``mean``, ``l4``; ``block-mean`` = ``mean``)."""
+    canonical = _ALIASES.get(name, name)
+    if canonical not in DEGRADATION_NAMES:
+        raise ConfigError(
+            f"unknown degradation {name!r}; choose one of {', '.join(DEGRADATION_NAMES)}"
+        )
+    return canonical
+
+
+def get_degrader(name: str, *, min_valid: float = 1.0) -> tuple[Degrader, str]:
     """Return H called ``name`` as ``f(image) -> image / 4`` and where it comes from.
 
-    ``lstcloud.ops.get_degradation`` is used when that module is installed, otherwise the
-    reference implementation of :mod:`lstcloud.evaluate.baselines`.
+    ``lstcloud.ops.degrade_np`` (the operator the training loss uses; NaN-aware, a coarse
+    pixel is NaN when less than ``min_valid`` of its block is valid) when that module is
+    installed, otherwise the reference implementation of :mod:`lstcloud.evaluate.baselines`.
     """
+    method = canonical_degradation(name)
     try:
         ops = importlib.import_module("lstcloud.ops")
     except ModuleNotFoundError as exc:
         if exc.name != "lstcloud.ops":
             raise
-        return baselines.reference_degradation(name), "lstcloud.evaluate.baselines"
-    op = ops.get_degradation(name)
+        fallback = baselines.reference_degradation("block-mean" if method == "mean" else method)
+        return fallback, "lstcloud.evaluate.baselines"
 
     def apply(image: np.ndarray) -> np.ndarray:
-        import torch
+        return ops.degrade_np(image, method=method, factor=4, min_valid=min_valid)
 
-        x = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None]
-        with torch.no_grad():
-            y = op(x)
-        return np.asarray(y.detach().cpu().numpy()[0, 0], np.float32)
-
-    return apply, "lstcloud.ops"
+    return apply, "lstcloud.ops.degrade_np"
 
 
 def degrade(image: np.ndarray, degrader: Degrader, *, factor: int = 4) -> np.ndarray:
@@ -169,7 +192,11 @@ def evaluate_wald(
         Per-sample scores against the real 1 km LST and the arrays for the report.
     """
     config = config or WaldConfig()
-    degrader, h_source = get_degrader(config.degradation)
+    degrader, h_source = get_degrader(config.degradation, min_valid=config.min_valid)
+    # L4 is a radiance-like aggregation of kelvin values: NDVI (may be < 0) takes the block mean.
+    ndvi_degrader = (
+        degrader if config.degradation != "l4" else get_degrader("mean", min_valid=0.0)[0]
+    )
     result = ProtocolResult(
         protocol="wald",
         data=data,
@@ -187,7 +214,7 @@ def evaluate_wald(
             ndvi = ndvi[: truth.shape[0] * f, : truth.shape[1] * f]
             if ndvi.shape != (truth.shape[0] * f, truth.shape[1] * f):
                 raise ConfigError(f"sample {sample.name}: NDVI {ndvi.shape} is not {f}x the LST")
-            ndvi_1km = degrade(ndvi, degrader, factor=f)
+            ndvi_1km = degrade(ndvi, ndvi_degrader, factor=f)
         mask = np.isfinite(truth)
         if config.border_px:
             b = config.border_px
@@ -222,4 +249,5 @@ def evaluate_wald(
             )
     if not result.per_sample:
         raise ConfigError(f"no samples to evaluate in {data}")
+    result.check_training_overlap(methods)
     return result

@@ -58,6 +58,7 @@ def test_to_aster_grid_bilinear_on_a_shifted_grid() -> None:
     assert np.isnan(aster.to_aster_grid(src.data, src=src, dst=far)).all()
 
 
+@pytest.mark.slow
 def test_real_dev_triplets_match_the_reference_figures(aster_dev: Path) -> None:
     """All 21 pairs: bicubic / TsHARP / nearest land on the independent script's figures."""
     methods = resolve_methods(["nearest", "bicubic", "tsharp"])

@@ -58,6 +58,7 @@ def test_cli_aster(aster_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "RMSE" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cli_wald_patches_subprocess(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "wald"
     cmd = [
@@ -75,7 +76,7 @@ def test_cli_wald_patches_subprocess(shared_data: Path, tmp_path: Path) -> None:
         "--report",
         str(out),
     ]
-    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     doc = _check_report(out, ["nearest", "bicubic"], 3)
@@ -136,11 +137,110 @@ def test_cli_wald_dev_with_ndvi(aster_dev: Path, tmp_path: Path) -> None:
             "--limit",
             "2",
             "--degradation",
-            "block-mean",
+            "mean",
             "--report",
             str(out),
         ]
     )
     assert code == 0
     doc = _check_report(out, ["bicubic", "tsharp"], 2)
-    assert doc["config"]["degradation"] == "block-mean"
+    assert doc["config"]["degradation"] == "mean"
+
+
+def _random_model_folder(folder: Path) -> Path:
+    """A CNN model folder with random weights, written by the models package itself."""
+    import torch
+
+    from lstcloud.models import SIFCNN, CNNModel, Normalization, save_model
+
+    torch.manual_seed(0)
+    norm = Normalization(lst_mean=300.0, lst_std=6.0, ndvi_mean=0.5, ndvi_std=0.2)
+    model = CNNModel(
+        SIFCNN(),
+        norm,
+        name=folder.name,
+        receptive_field_px=64,
+        device="cpu",
+        training_data={"path": "/somewhere/else", "train_samples": ["000"]},
+    )
+    return save_model(folder, model)
+
+
+@pytest.mark.slow
+def test_cli_model_dir_uses_the_product_predict(
+    aster_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import numpy as np
+
+    from lstcloud import load_model
+    from lstcloud.evaluate.datasets import fill_nearest, read_dev_sample
+    from lstcloud.evaluate.methods import resolve_methods
+
+    folder = _random_model_folder(tmp_path / "my-model")
+    (method,) = resolve_methods([], model_paths=[folder], device="cpu")
+    assert method.name == "my-model" and method.needs_ndvi
+    sample = read_dev_sample(aster_dev / "000")
+    ndvi = fill_nearest(sample.ndvi_250m.data)
+    expected = load_model(folder, device="cpu").predict(sample.lst_1km.data, ndvi)
+    np.testing.assert_array_equal(method.predict(sample.lst_1km.data, ndvi), expected)
+
+    out = tmp_path / "report"
+    code = main(
+        [
+            "evaluate",
+            "aster",
+            "--data",
+            str(aster_dev),
+            "--methods",
+            "bicubic",
+            "--model",
+            str(folder),
+            "--samples",
+            "000",
+            "--report",
+            str(out),
+            "--panels",
+            "1",
+            "--device",
+            "cpu",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    doc = _check_report(out, ["bicubic", "my-model"], 1)
+    assert doc["methods"]["my-model"]["source"] == "lstcloud.models"
+    assert doc["methods"]["my-model"]["samples_seen_in_training"] == 0
+
+
+def test_cli_published_preset_without_a_shipped_model(
+    aster_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from lstcloud.models.registry import shipped_models_dir
+
+    if (shipped_models_dir() / "sif-cnn-sr1-published").is_dir():
+        pytest.skip("a sif-cnn-sr1-published model is shipped")
+    code = main(
+        [
+            "evaluate",
+            "aster",
+            "--data",
+            str(aster_dev),
+            "--methods",
+            "sif-cnn-sr1-published",
+            "--samples",
+            "000",
+            "--report",
+            str(tmp_path),
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "no trained model is shipped" in err and "--model DIR" in err
+
+
+def test_duplicate_method_names_are_refused(tmp_path: Path) -> None:
+    from lstcloud.errors import ConfigError
+    from lstcloud.evaluate.methods import resolve_methods
+
+    folder = _random_model_folder(tmp_path / "bicubic")
+    with pytest.raises(ConfigError, match="given twice"):
+        resolve_methods(["bicubic"], model_paths=[folder], device="cpu")
