@@ -48,7 +48,7 @@ class DemoResult:
                 f"input cube : {self.input_cube}",
                 f"product    : {self.product}",
                 f"quick-look : {self.quicklook}",
-                "open them with: python -c \"import lstcloud; "
+                'open them with: python -c "import lstcloud; '
                 f"print(lstcloud.open_product('{self.product}'))\"",
             ]
         )

@@ -50,7 +50,9 @@ def _vars(*specs: VariableSpec) -> dict[str, VariableSpec]:
     return {s.sds: s for s in specs}
 
 
-def _lst(sds: str, long_name: str, role: str | None) -> VariableSpec:
+def _lst(
+    sds: str, long_name: str, role: str | None, *, hdf_add_offset: float | None = None
+) -> VariableSpec:
     return VariableSpec(
         sds,
         "uint16",
@@ -61,6 +63,7 @@ def _lst(sds: str, long_name: str, role: str | None) -> VariableSpec:
         long_name=long_name,
         role=role,
         hdf_scale_factor=0.02,
+        hdf_add_offset=hdf_add_offset,
     )
 
 
@@ -266,7 +269,13 @@ def _mod21(name: str, part: Literal["day", "night"]) -> ProductSpec:
         temporal="daily",
         grid_name="MODIS_Grid_Daily_1km_LST21",
         variables=_vars(
-            _lst("LST_1KM", "Daily 1km Land-surface Temperature", f"lst_{part}"),
+            # MOD21 files carry add_offset = 0.0 (MOD11 has none)
+            _lst(
+                "LST_1KM",
+                "Daily 1km Land-surface Temperature",
+                f"lst_{part}",
+                hdf_add_offset=0.0,
+            ),
             _qc(
                 "QC",
                 "uint16",

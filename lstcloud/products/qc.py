@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -464,7 +464,7 @@ class MOD13QCPolicy(_Policy):
 
 
 #: Any of the per-product policies.
-QCPolicy = Union[MOD11QCPolicy, MOD21QCPolicy, MOD09QCPolicy, MOD13QCPolicy]  # noqa: UP007
+QCPolicy = MOD11QCPolicy | MOD21QCPolicy | MOD09QCPolicy | MOD13QCPolicy
 
 _POLICIES: dict[str, type[_Policy]] = {
     "MOD11": MOD11QCPolicy,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,17 @@ from affine import Affine
 
 from lstcloud.errors import GranuleReadError, MissingAssetError, redact_url
 
-__all__ = ["EosGrid", "Hdf4Granule", "parse_core_metadata", "parse_struct_metadata", "read_hdf4"]
+#: The HDF4 library is not thread-safe: every pyhdf call of this module holds this lock.
+HDF4_LOCK = threading.Lock()
+
+__all__ = [
+    "HDF4_LOCK",
+    "EosGrid",
+    "Hdf4Granule",
+    "parse_core_metadata",
+    "parse_struct_metadata",
+    "read_hdf4",
+]
 
 
 @dataclass(frozen=True)
@@ -204,10 +215,18 @@ def read_hdf4(
     MissingAssetError
         A requested SDS is not in the file.
     """
+
+    name = redact_url(str(href if href is not None else path))
+    with HDF4_LOCK:
+        return _read_locked(path, sds_names, name=name, grid_name=grid_name)
+
+
+def _read_locked(
+    path: str | Path, sds_names: Sequence[str], *, name: str, grid_name: str | None
+) -> Hdf4Granule:
     from pyhdf.error import HDF4Error
     from pyhdf.SD import SD, SDC
 
-    name = redact_url(str(href if href is not None else path))
     try:
         sd = SD(str(path), SDC.READ)
     except HDF4Error as exc:

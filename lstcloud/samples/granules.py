@@ -9,27 +9,31 @@
   underscores, sinusoidal WKT CRS, 512 px internal tiles, overviews, nodata = fill).
 - :func:`corrupt_file`: truncated or garbage copies for bad-input tests.
 
-The encoded values follow the real scales, fills and QC bit layouts (:mod:`lstcloud.products.qc`):
-cloudy pixels are flagged (MOD11: LST not produced; MOD21: LST produced but "cloud detected";
-MOD09: cloud state; MOD13: probably cloudy, mixed clouds), a few per cent of clear pixels carry
-lower-quality codes that the default QC policies reject, and water is fill.
+Values are encoded by :mod:`lstcloud.samples.encoding`; the HDF-EOS metadata text comes from
+:mod:`lstcloud.samples.eos_metadata`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
-import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from lstcloud.grid import EARTH_RADIUS, SINUSOIDAL_WKT, Tile, tile_transform
+from lstcloud.grid import SINUSOIDAL_WKT, Tile, tile_transform
 from lstcloud.products import ProductSpec, VariableSpec, get_product
-from lstcloud.samples.landscape import Landscape, block_mean, dilate, make_landscape
+from lstcloud.readers.hdf4 import HDF4_LOCK
+from lstcloud.samples.encoding import encode_product
+from lstcloud.samples.eos_metadata import (
+    COLLECTION_VERSION,
+    archive_metadata,
+    core_metadata,
+    period_end,
+    struct_metadata,
+)
+from lstcloud.samples.landscape import Landscape, make_landscape
 
 __all__ = [
     "COLLECTION_VERSION",
@@ -40,9 +44,6 @@ __all__ = [
     "write_cogs",
     "write_hdf4",
 ]
-
-#: Collection version written in file names and metadata.
-COLLECTION_VERSION = "061"
 
 _HDF_TYPES = {
     "int8": "INT8",
@@ -82,11 +83,6 @@ def _product_date(spec: ProductSpec, date: dt.date) -> dt.date:
     return spec.period_start(date)
 
 
-def _end_date(spec: ProductSpec, start: dt.date) -> dt.date:
-    end = start + dt.timedelta(days=spec.composite_days - 1)
-    return min(end, dt.date(start.year, 12, 31))
-
-
 def granule_id(
     product: str | ProductSpec,
     tile: Tile | str,
@@ -104,7 +100,7 @@ def granule_id(
     t = Tile.parse(tile)
     start = _product_date(spec, date)
     if production is None:
-        day = _end_date(spec, start) + dt.timedelta(days=1)
+        day = period_end(spec, start) + dt.timedelta(days=1)
         production = dt.datetime(
             day.year, day.month, day.day, (t.h * 7 + t.v * 3) % 24, (t.h * 11) % 60, (t.v * 13) % 60
         )
@@ -124,215 +120,6 @@ def granule_filename(
     return granule_id(product, tile, date, production=production) + ".hdf"
 
 
-# ----------------------------------------------------------------------------- encoding
-
-
-def _rng(spec: ProductSpec, landscape: Landscape, start: dt.date) -> np.random.Generator:
-    t = Tile.parse(landscape.tile)
-    return np.random.default_rng(
-        [landscape.seed, t.h, t.v, start.toordinal(), zlib.crc32(spec.name.encode())]
-    )
-
-
-def _up4(mask: np.ndarray) -> np.ndarray:
-    return np.repeat(np.repeat(mask, 4, axis=0), 4, axis=1)
-
-
-def _classes(u: np.ndarray, cumulative: tuple[float, ...]) -> np.ndarray:
-    """Class index per pixel: 0 below cumulative[0], 1 below cumulative[1], ..."""
-    return np.searchsorted(np.asarray(cumulative), u, side="right").astype(np.uint16)
-
-
-def _enc(spec: ProductSpec, name: str, values: np.ndarray) -> np.ndarray:
-    return spec.variables[name].encode(values)
-
-
-def _encode_mod11(spec: ProductSpec, land: Landscape, rng: np.random.Generator) -> dict:
-    ndvi_1km = block_mean(land.ndvi_250m)
-    out: dict[str, np.ndarray] = {}
-    shape = land.lst_day_1km.shape
-    for part, lst, cloud, view in (
-        ("Day", land.lst_day_1km, land.cloud_1km, land.view_time_day_1km),
-        ("Night", land.lst_night_1km, land.cloud_night_1km, land.view_time_night_1km),
-    ):
-        valid = np.isfinite(lst)
-        lst_err = _classes(rng.random(shape), (0.70, 0.95, 0.99))  # <=1, <=2, <=3, >3 K
-        emis_err = (rng.random(shape) > 0.9).astype(np.uint16)
-        mandatory = np.where((lst_err == 0) & (emis_err == 0), 0, 1).astype(np.uint16)
-        qc = mandatory | (emis_err << 4) | (lst_err << 6)
-        qc = np.where(valid, qc, np.where(cloud, 2, 3)).astype(np.uint8)
-        out[f"LST_{part}_1km"] = _enc(spec, f"LST_{part}_1km", lst)
-        out[f"QC_{part}"] = qc
-        out[f"{part}_view_time"] = _enc(spec, f"{part}_view_time", view)
-        angle = np.where(valid, land.view_angle_1km, np.nan)
-        out[f"{part}_view_angl"] = _enc(spec, f"{part}_view_angl", angle)
-        cover = np.where(valid, 2.0 + 10.0 * rng.random(shape), np.nan)
-        out[f"Clear_{part.lower()}_cov"] = _enc(spec, f"Clear_{part.lower()}_cov", cover)
-    any_lst = np.isfinite(land.lst_day_1km) | np.isfinite(land.lst_night_1km)
-    for band, base in (("Emis_31", 0.968), ("Emis_32", 0.972)):
-        emis = np.where(any_lst, base + 0.018 * np.nan_to_num(ndvi_1km, nan=0.5), np.nan)
-        out[band] = _enc(spec, band, emis)
-    return out
-
-
-def _encode_mod21(spec: ProductSpec, land: Landscape, rng: np.random.Generator) -> dict:
-    night = spec.name.endswith("N")
-    lst = land.lst_night_1km if night else land.lst_day_1km
-    cloud = land.cloud_night_1km if night else land.cloud_1km
-    view = land.view_time_night_1km if night else land.view_time_day_1km
-    shape = lst.shape
-    ndvi_1km = np.nan_to_num(block_mean(land.ndvi_250m), nan=0.5)
-    clear = np.isfinite(lst)
-    # MOD21 still retrieves LST under detected clouds (cold cloud tops), flagged in QC.
-    cloudy = cloud & ~clear & ~(block_mean(land.water_250m.astype(np.float32)) > 0.5)
-    lst_out = np.where(cloudy, 250.0 + 12.0 * rng.random(shape), lst)
-    produced = clear | cloudy
-    lst_acc = _classes(rng.random(shape), (0.05, 0.20, 0.50))  # 00 >2 K ... 11 <1 K
-    near = dilate(cloud, 2) & ~cloud
-    cloud_flag = np.where(cloud, 3, np.where(near, 2, 0)).astype(np.uint16)
-    mandatory = np.where(cloudy, 2, np.where(lst_acc == 3, 0, 1)).astype(np.uint16)
-    mmd = np.where(ndvi_1km > 0.5, 3, 1).astype(np.uint16)
-    qc = (
-        mandatory
-        | (cloud_flag << 4)
-        | (np.uint16(1) << 6)  # TES iterations: nominal
-        | (np.uint16(2) << 8)  # atmospheric opacity 0.1-0.2
-        | (mmd << 10)
-        | (np.uint16(2) << 12)  # emissivity accuracy 0.01-0.015
-        | (lst_acc << 14)
-    ).astype(np.uint16)
-    qc[~produced] = 3  # not produced (missing L1B / water)
-    view = np.where(produced, np.where(np.isnan(view), 10.6, view), np.nan)
-    out = {
-        "LST_1KM": _enc(spec, "LST_1KM", lst_out),
-        "QC": qc,
-        "View_Time": _enc(spec, "View_Time", view),
-        "View_Angle": _enc(spec, "View_Angle", np.where(produced, land.view_angle_1km, np.nan)),
-    }
-    for band, base in (("Emis_29", 0.955), ("Emis_31", 0.968), ("Emis_32", 0.972)):
-        out[band] = _enc(spec, band, np.where(produced, base + 0.018 * ndvi_1km, np.nan))
-    return out
-
-
-def _encode_mod09(spec: ProductSpec, land: Landscape, rng: np.random.Generator) -> dict:
-    names = {v.role: k for k, v in spec.variables.items() if v.role}
-    red_name, nir_name, qc_name = names["red"], names["nir"], names["ndvi_qc"]
-    water = land.water_250m
-    cloud = _up4(land.cloud_1km) & ~water
-    bright = _up4(rng.random(land.cloud_1km.shape, dtype=np.float32) * np.float32(0.05))
-    red = np.where(cloud, np.float32(0.30) + bright, land.red_250m)
-    nir = np.where(cloud, np.float32(0.33) + bright, land.nir_250m)
-    noisy = _up4(rng.random(land.cloud_1km.shape) < 0.01)  # band 1 "noisy detector" (1 km)
-    modland = np.where(cloud, 1, np.where(noisy, 1, 0)).astype(np.uint16)
-    b1 = np.where(noisy, 7, 0).astype(np.uint16)
-    qc = modland | (b1 << 4) | np.uint16(1 << 12)
-    out = {red_name: _enc(spec, red_name, red), nir_name: _enc(spec, nir_name, nir)}
-    state_name = "sur_refl_state_250m"
-    if state_name in spec.variables:  # MOD09Q1: cloud state lives in the state SDS
-        shadow = np.roll(cloud, (8, 8), axis=(0, 1)) & ~cloud
-        state = (
-            np.where(cloud, 1, 0).astype(np.uint16)
-            | (shadow.astype(np.uint16) << 2)
-            | np.uint16(1 << 3)  # land
-        )
-        state[water] = spec.variables[state_name].fill
-        out[state_name] = state.astype(np.uint16)
-    else:  # MOD09GQ: cloud state in bits 2-3 of the QC word
-        qc |= np.where(cloud, 1, 0).astype(np.uint16) << 2
-    qc = qc.astype(np.uint16)
-    qc[water] = spec.variables[qc_name].fill
-    out[qc_name] = qc
-    return out
-
-
-def _encode_mod13(spec: ProductSpec, land: Landscape, rng: np.random.Generator) -> dict:
-    water = land.water_250m
-    cloud = _up4(land.cloud_1km) & ~water
-    shape = water.shape
-    f32 = np.float32
-    red = np.asarray(land.red_250m)
-    nir = np.asarray(land.nir_250m)
-    ndvi = np.where(cloud, f32(0.3) * land.ndvi_250m, land.ndvi_250m)
-    # Layers nothing downstream uses (blue, MIR, EVI) carry 1 km detail only: they compress
-    # and encode much faster, and keep the file format complete.
-    red_1km, nir_1km = block_mean(red), block_mean(nir)
-    blue = _up4(f32(0.6) * red_1km)
-    mir = _up4(f32(0.5) * red_1km + f32(0.05))
-    evi_1km = (
-        f32(2.5) * (nir_1km - red_1km) / (nir_1km + f32(6.0) * red_1km - f32(4.5) * red_1km + 1)
-    )
-    evi = _up4(np.where(land.cloud_1km, f32(0.3) * evi_1km, evi_1km))
-    # Quality dice are drawn per 1 km block (cheaper, and compresses like real QC layers).
-    shape_1km = land.cloud_1km.shape
-    modland = np.where(cloud, 2, _up4(_classes(rng.random(shape_1km), (0.8,))))
-    useful = _up4(_classes(rng.random(shape_1km), (0.6, 0.9, 0.98)))
-    useful[useful == 3] = 12  # lowest quality: rejected by the default policy
-    shadow = _up4(rng.random(shape_1km) < 0.005)
-    vi_q = (
-        modland.astype(np.uint16)
-        | (useful << 2)
-        | np.uint16(1 << 6)  # aerosol low
-        | (cloud.astype(np.uint16) << 10)  # mixed clouds
-        | np.uint16(1 << 11)  # land
-        | (shadow.astype(np.uint16) << 15)
-    ).astype(np.uint16)
-    vi_q[water] = spec.variables["250m 16 days VI Quality"].fill
-    reliability = np.where(cloud, 3, np.where(modland == 0, 0, 1)).astype(np.int8)
-    reliability[water] = -1
-    start_doy = land.date.timetuple().tm_yday
-    doy = _up4(start_doy + rng.integers(0, 16, size=shape_1km)).astype(np.float32)
-    doy[water] = np.nan
-    vza = np.abs(_up4(land.view_angle_1km)) * np.float32(0.9)
-    angles = {
-        "250m 16 days view zenith angle": vza,
-        "250m 16 days sun zenith angle": np.full(shape, 35.0, dtype=np.float32),
-        "250m 16 days relative azimuth angle": np.full(shape, 120.0, dtype=np.float32),
-    }
-    out = {
-        "250m 16 days NDVI": _enc(spec, "250m 16 days NDVI", ndvi),
-        "250m 16 days EVI": _enc(spec, "250m 16 days EVI", evi),
-        "250m 16 days VI Quality": vi_q,
-        "250m 16 days red reflectance": _enc(spec, "250m 16 days red reflectance", red),
-        "250m 16 days NIR reflectance": _enc(spec, "250m 16 days NIR reflectance", nir),
-        "250m 16 days blue reflectance": _enc(spec, "250m 16 days blue reflectance", blue),
-        "250m 16 days MIR reflectance": _enc(spec, "250m 16 days MIR reflectance", mir),
-        "250m 16 days composite day of the year": _enc(
-            spec, "250m 16 days composite day of the year", doy
-        ),
-        "250m 16 days pixel reliability": reliability,
-    }
-    for name, values in angles.items():
-        out[name] = _enc(spec, name, np.where(water, np.nan, values))
-    return out
-
-
-_ENCODERS: dict[str, Callable[[ProductSpec, Landscape, np.random.Generator], dict]] = {
-    "MOD11": _encode_mod11,
-    "MOD21": _encode_mod21,
-    "MOD09": _encode_mod09,
-    "MOD13": _encode_mod13,
-}
-
-
-def encode_product(
-    product: str | ProductSpec, landscape: Landscape, *, date: dt.date | None = None
-) -> dict[str, np.ndarray]:
-    """Raw SDS arrays (storage dtypes) of ``product`` for ``landscape``, in the spec's order.
-
-    Deterministic in (product, landscape tile / seed, date).
-    """
-    spec = get_product(product)
-    start = _product_date(spec, date or landscape.date)
-    arrays = _ENCODERS[spec.qc_scheme](spec, landscape, _rng(spec, landscape, start))
-    out = {}
-    for name in spec.stored_variables:
-        arr = np.ascontiguousarray(arrays[name], dtype=spec.variables[name].numpy_dtype)
-        if arr.shape != spec.shape:
-            raise AssertionError(f"{spec.name} {name}: shape {arr.shape} != {spec.shape}")
-        out[name] = arr
-    return out
-
-
 def _landscape_for(
     spec: ProductSpec,
     tile: Tile | str,
@@ -350,122 +137,6 @@ def _landscape_for(
 
 
 # ----------------------------------------------------------------------------- HDF4
-
-
-def _corners(tile: Tile) -> tuple[float, float, float, float]:
-    """Tile corners as the MODIS production code prints them (tile = 2 pi R / 36, unrounded)."""
-    size = 2.0 * math.pi * EARTH_RADIUS / 36.0
-    left, top = (tile.h - 18) * size, (9 - tile.v) * size
-    return left, top - size, left + size, top
-
-
-def _struct_metadata(spec: ProductSpec, tile: Tile) -> str:
-    left, bottom, right, top = _corners(tile)
-    n = spec.shape[0]
-    fields = []
-    for i, name in enumerate(spec.stored_variables, start=1):
-        dtype = spec.variables[name].numpy_dtype.name.upper()
-        fields.append(
-            f"\t\t\tOBJECT=DataField_{i}\n"
-            f'\t\t\t\tDataFieldName="{name}"\n'
-            f"\t\t\t\tDataType=DFNT_{dtype}\n"
-            f'\t\t\t\tDimList=("YDim","XDim")\n'
-            f"\t\t\tEND_OBJECT=DataField_{i}\n"
-        )
-    return (
-        "GROUP=SwathStructure\nEND_GROUP=SwathStructure\nGROUP=GridStructure\n"
-        "\tGROUP=GRID_1\n"
-        f'\t\tGridName="{spec.grid_name}"\n'
-        f"\t\tXDim={n}\n\t\tYDim={n}\n"
-        f"\t\tUpperLeftPointMtrs=({left:.6f},{top:.6f})\n"
-        f"\t\tLowerRightMtrs=({right:.6f},{bottom:.6f})\n"
-        "\t\tProjection=GCTP_SNSOID\n"
-        "\t\tProjParams=(6371007.181000,0,0,0,0,0,0,0,86400,0,0,0,0)\n"
-        "\t\tSphereCode=-1\n\t\tGridOrigin=HDFE_GD_UL\n"
-        "\t\tGROUP=Dimension\n\t\tEND_GROUP=Dimension\n"
-        "\t\tGROUP=DataField\n" + "".join(fields) + "\t\tEND_GROUP=DataField\n"
-        "\t\tGROUP=MergedFields\n\t\tEND_GROUP=MergedFields\n"
-        "\tEND_GROUP=GRID_1\nEND_GROUP=GridStructure\n"
-        "GROUP=PointStructure\nEND_GROUP=PointStructure\nEND\n"
-    )
-
-
-def _odl_object(name: str, value: object, indent: str = "    ") -> str:
-    text = f'"{value}"' if isinstance(value, str) else str(value)
-    return (
-        f"{indent}OBJECT                 = {name}\n"
-        f"{indent}  NUM_VAL              = 1\n"
-        f"{indent}  VALUE                = {text}\n"
-        f"{indent}END_OBJECT             = {name}\n\n"
-    )
-
-
-def _psa(name: str, value: str, cls: int) -> str:
-    return (
-        "    OBJECT                 = ADDITIONALATTRIBUTESCONTAINER\n"
-        f'      CLASS                = "{cls}"\n\n'
-        "      OBJECT                 = ADDITIONALATTRIBUTENAME\n"
-        f'        CLASS                = "{cls}"\n'
-        "        NUM_VAL              = 1\n"
-        f'        VALUE                = "{name}"\n'
-        "      END_OBJECT             = ADDITIONALATTRIBUTENAME\n\n"
-        "      GROUP                  = INFORMATIONCONTENT\n"
-        f'        CLASS                = "{cls}"\n\n'
-        "        OBJECT                 = PARAMETERVALUE\n"
-        "          NUM_VAL              = 1\n"
-        f'          CLASS                = "{cls}"\n'
-        f'          VALUE                = "{value}"\n'
-        "        END_OBJECT             = PARAMETERVALUE\n\n"
-        "      END_GROUP              = INFORMATIONCONTENT\n\n"
-        "    END_OBJECT             = ADDITIONALATTRIBUTESCONTAINER\n\n"
-    )
-
-
-def _core_metadata(spec: ProductSpec, tile: Tile, start: dt.date, gid: str) -> str:
-    end = _end_date(spec, start)
-    production = gid.rsplit(".", 1)[-1]
-    prod_dt = dt.datetime.strptime(production, "%Y%j%H%M%S")
-    return (
-        "\nGROUP                  = INVENTORYMETADATA\n  GROUPTYPE            = MASTERGROUP\n\n"
-        "  GROUP                  = ECSDATAGRANULE\n\n"
-        + _odl_object("LOCALGRANULEID", gid + ".hdf")
-        + _odl_object("PRODUCTIONDATETIME", f"{prod_dt:%Y-%m-%dT%H:%M:%S}.000Z")
-        + _odl_object("DAYNIGHTFLAG", "Day" if not spec.name.endswith("N") else "Night")
-        + _odl_object("LOCALVERSIONID", "lstcloud synthetic")
-        + "  END_GROUP              = ECSDATAGRANULE\n\n"
-        "  GROUP                  = RANGEDATETIME\n\n"
-        + _odl_object("RANGEENDINGDATE", end.isoformat())
-        + _odl_object("RANGEENDINGTIME", "23:59:59")
-        + _odl_object("RANGEBEGINNINGDATE", start.isoformat())
-        + _odl_object("RANGEBEGINNINGTIME", "00:00:00")
-        + "  END_GROUP              = RANGEDATETIME\n\n"
-        "  GROUP                  = COLLECTIONDESCRIPTIONCLASS\n\n"
-        + _odl_object("VERSIONID", int(COLLECTION_VERSION))
-        + _odl_object("SHORTNAME", spec.name)
-        + "  END_GROUP              = COLLECTIONDESCRIPTIONCLASS\n\n"
-        "  GROUP                  = ADDITIONALATTRIBUTES\n\n"
-        + _psa("HORIZONTALTILENUMBER", f"{tile.h:02d}", 1)
-        + _psa("VERTICALTILENUMBER", f"{tile.v:02d}", 2)
-        + "  END_GROUP              = ADDITIONALATTRIBUTES\n\n"
-        "END_GROUP              = INVENTORYMETADATA\n\nEND\n"
-    )
-
-
-def _archive_metadata(spec: ProductSpec, tile: Tile) -> str:
-    return (
-        "\nGROUP                  = ARCHIVEDMETADATA\n  GROUPTYPE            = MASTERGROUP\n\n"
-        "  GROUP                  = TILEINFO\n\n"
-        + _odl_object("HORIZONTALTILENUMBER", f"{tile.h:02d}")
-        + _odl_object("VERTICALTILENUMBER", f"{tile.v:02d}")
-        + "  END_GROUP              = TILEINFO\n\n"
-        + _odl_object("LONGNAME", spec.long_name, "  ")
-        + _odl_object(
-            "CHARACTERISTICBINSIZE",
-            926.625433055556 if spec.resolution == "1km" else 231.656358263889,
-            "  ",
-        )
-        + "END_GROUP              = ARCHIVEDMETADATA\n\nEND\n"
-    )
 
 
 def _set_attr(target: object, name: str, kind: int, value: object) -> None:
@@ -538,7 +209,6 @@ def write_hdf4(
     pathlib.Path
         The written file.
     """
-    from pyhdf.SD import SD, SDC
 
     spec = get_product(product)
     t = Tile.parse(tile)
@@ -550,6 +220,22 @@ def write_hdf4(
     gid = granule_id(spec, t, start)
     out = _resolve_path(path, gid + ".hdf")
     tmp = out.with_name(out.name + ".part")
+    with HDF4_LOCK:  # the HDF4 library is not thread-safe
+        _write_hdf4_locked(tmp, spec, t, start, gid, arrays)
+    os.replace(tmp, out)
+    return out
+
+
+def _write_hdf4_locked(
+    tmp: Path,
+    spec: ProductSpec,
+    t: Tile,
+    start: dt.date,
+    gid: str,
+    arrays: dict[str, np.ndarray],
+) -> None:
+    from pyhdf.SD import SD, SDC
+
     sd = SD(str(tmp), SDC.WRITE | SDC.CREATE | SDC.TRUNC)
     try:
         for name, data in arrays.items():
@@ -564,16 +250,14 @@ def write_hdf4(
             finally:
                 sds.endaccess()
         _set_attr(sd, "HDFEOSVersion", SDC.CHAR8, "HDFEOS_V2.19")
-        _set_attr(sd, "StructMetadata.0", SDC.CHAR8, _struct_metadata(spec, t))
-        _set_attr(sd, "CoreMetadata.0", SDC.CHAR8, _core_metadata(spec, t, start, gid))
-        _set_attr(sd, "ArchiveMetadata.0", SDC.CHAR8, _archive_metadata(spec, t))
+        _set_attr(sd, "StructMetadata.0", SDC.CHAR8, struct_metadata(spec, t))
+        _set_attr(sd, "CoreMetadata.0", SDC.CHAR8, core_metadata(spec, t, start, gid))
+        _set_attr(sd, "ArchiveMetadata.0", SDC.CHAR8, archive_metadata(spec, t))
         doi = f"{_DOI_PREFIX}{spec.name}.{COLLECTION_VERSION}"
         _set_attr(sd, "identifier_product_doi", SDC.CHAR8, doi)
         _set_attr(sd, "identifier_product_doi_authority", SDC.CHAR8, "http://dx.doi.org")
     finally:
         sd.end()
-    os.replace(tmp, out)
-    return out
 
 
 # ----------------------------------------------------------------------------- COGs
