@@ -246,8 +246,9 @@ def tile_of(lon: float, lat: float) -> Tile:
     if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
         raise ConfigError(f"lon/lat out of range: ({lon}, {lat})")
     x, y = _transformer(False).transform(lon, lat)
-    h = min(math.floor((x - X_ORIGIN) / TILE_SIZE), N_TILES_H - 1)
-    v = min(math.floor((Y_ORIGIN - y) / TILE_SIZE), N_TILES_V - 1)
+    # clamp: the grid's outer edges (lon 180, the poles) belong to the outermost tiles
+    h = min(max(math.floor((x - X_ORIGIN) / TILE_SIZE), 0), N_TILES_H - 1)
+    v = min(max(math.floor((Y_ORIGIN - y) / TILE_SIZE), 0), N_TILES_V - 1)
     return Tile(h, v)
 
 
@@ -403,7 +404,8 @@ def _bbox_tiles(west: float, south: float, east: float, north: float) -> list[Ti
     for v in range(v0, v1 + 1):
         for h in range(h0, h1 + 1):
             tile = Tile(h, v)
-            if poly.intersection(box(*tile.bounds)).area > 0.0:
+            # > 1 m2: a corner merely touched (float noise of ~1e-13 m2) does not count
+            if poly.intersection(box(*tile.bounds)).area > 1.0:
                 out.append(tile)
     return out
 

@@ -9,8 +9,8 @@
 - ``store_url`` (function, parametrised ``local`` / ``s3``): a place for a store, a local tmp
   folder and an ``s3://`` URL, so that one suite runs against both; ``store_options`` gives the
   matching ``storage_options`` (``None`` for local).
-- ``dask_client`` (session): a ``distributed.LocalCluster`` with 2 worker processes of 1 thread;
-  the client is not made the default scheduler (use ``dask_client.compute`` / ``.submit``).
+- ``dask_client`` (session): a ``distributed.LocalCluster`` with 2 worker processes of 1 thread
+  (the default client once created).
 
 Fake AWS credentials are put in ``os.environ`` when the session starts (before any worker
 process is spawned), so nothing can reach a real account.
@@ -123,9 +123,10 @@ def dask_client() -> Iterator[Any]:
         processes=True,
         dashboard_address=":0",  # a free port: its HTTP server never fights over 8787
     )
-    # not the default scheduler: a test's plain ``.compute()`` stays local unless it asks for
-    # the cluster (``client.compute``/``client.submit``), so tests cannot leak into each other
-    client = Client(cluster, set_as_default=False)
+    # the default client while it lives: code under test that relies on ``default_client()``
+    # (``distributed.as_completed(futures)`` without ``loop=``) works; plain ``.compute()`` calls
+    # of later tests then run on this cluster too
+    client = Client(cluster)
     try:
         yield client
     finally:

@@ -11,6 +11,7 @@ import pytest
 
 from lstcloud.errors import ConfigError
 from lstcloud.grid import (
+    EARTH_RADIUS,
     PIXEL_SIZE,
     REGIONS,
     SINUSOIDAL_WKT,
@@ -160,6 +161,26 @@ def test_cube_grid_rejects_chunks_not_dividing_a_tile(chunks):
         CubeGrid(["h18v04"], chunks_1km=chunks)
 
 
+def test_cube_grid_of_a_named_region():
+    grid = CubeGrid.from_region("conus", chunks_1km=600)
+    assert grid.h_range == (8, 13) and grid.v_range == (4, 6)
+    assert grid.shape("250m") == (3 * 4800, 6 * 4800)
+    assert len(grid.tiles) == 14 and grid.chunks_250m == 2400
+    # the rectangle's ocean tiles are not in the grid, their slices are refused
+    with pytest.raises(ConfigError):
+        grid.tile_slices("h13v06", "1km")
+
+
+def test_tile_of_edges():
+    assert tile_of(0.0, 0.0) == Tile(18, 9)
+    assert tile_of(-0.001, 0.001) == Tile(17, 8)
+    assert tile_of(180.0, 0.0) == Tile(35, 9)  # the east edge belongs to the last tile
+    assert tile_of(0.0, -90.0) == Tile(18, 17)  # and the south pole to the last row
+    assert tile_of(-180.0, 90.0) == Tile(18, 0)  # the poles are points at x = 0
+    with pytest.raises(ConfigError):
+        tile_of(181.0, 0.0)
+
+
 def test_cube_grid_needs_tiles():
     with pytest.raises(ConfigError):
         CubeGrid([])
@@ -230,8 +251,10 @@ def test_tile_lists():
 
 
 def _tiles_by_sampling(west, south, east, north, n=400):
-    """Independent check: project a dense lon/lat sample, floor to tile indices."""
-    lons, lats = np.meshgrid(np.linspace(west, east, n), np.linspace(south, north, n))
+    """Independent check: project a dense lon/lat sample (cell centres), floor to tile indices."""
+    lon = west + (np.arange(n) + 0.5) * (east - west) / n
+    lat = south + (np.arange(n) + 0.5) * (north - south) / n
+    lons, lats = np.meshgrid(lon, lat)
     fwd = pyproj.Transformer.from_crs("EPSG:4326", crs(), always_xy=True)
     x, y = fwd.transform(lons.ravel(), lats.ravel())
     h = np.minimum(np.floor(x / TILE_SIZE + 18).astype(int), 35)
@@ -253,6 +276,24 @@ def test_bbox_france_and_small_boxes():
         "h17v03", "h18v03", "h17v04", "h18v04",
     ]  # fmt: skip
     assert resolve_region("2,43.5,3,44") == [Tile(18, 4)]
+
+
+def test_whole_world_bbox_gives_the_460_modis_tiles_with_data():
+    tiles = set(resolve_region((-180, -90, 180, 90)))
+    # independent: a tile has data when one of its 1 km pixel centres lies inside the projection
+    # outline |x| <= pi R cos(y / R)
+    half, p = np.pi * EARTH_RADIUS, PIXEL_SIZE["1km"]
+    expected = set()
+    for v in range(18):
+        for h in range(36):
+            left, bottom, right, top = Tile(h, v).bounds
+            x0, x1, y0, y1 = left + p / 2, right - p / 2, bottom + p / 2, top - p / 2
+            near_x = 0.0 if x0 <= 0 <= x1 else min(abs(x0), abs(x1))
+            near_y = 0.0 if y0 <= 0 <= y1 else min(abs(y0), abs(y1))
+            if near_x < half * np.cos(near_y / EARTH_RADIUS):
+                expected.add(Tile(h, v))
+    assert tiles == expected
+    assert len(tiles) == 460  # the count of MODIS sinusoidal tiles holding valid pixels
 
 
 def test_bbox_across_the_antimeridian():

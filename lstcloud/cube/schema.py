@@ -240,6 +240,11 @@ def grid_mapping_attrs(grid: CubeGrid, resolution: Resolution) -> dict[str, Any]
         )
         if k in cf
     }
+    # CF Appendix F names the sinusoidal's parameter longitude_of_central_meridian (GDAL
+    # writes that one); pyproj gives longitude_of_projection_origin: keep both
+    attrs.setdefault(
+        "longitude_of_central_meridian", float(cf.get("longitude_of_projection_origin", 0.0))
+    )
     attrs["earth_radius"] = float(cf.get("semi_major_axis", 6371007.181))
     attrs["spatial_ref"] = attrs["crs_wkt"]
     attrs["GeoTransform"] = " ".join(repr(float(v)) for v in grid.transform(resolution).to_gdal())

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     import zarr
     from zarr.abc.store import Store
 
+    from lstcloud.cube.status import TileDayStatus
+
 __all__ = [
     "CubeLayout",
     "check_aligned",
@@ -278,7 +280,6 @@ def _template(
         "source": "MODIS Terra/Aqua land products (MOD11A1/MOD21A1, MOD09GQ/MOD09Q1/MOD13Q1)",
         "history": f"{now} created by lstcloud {__version__}",
         "references": "https://modis-land.gsfc.nasa.gov/MODLAND_grid.html",
-        f"{_ATTR_PREFIX}format_version": CUBE_FORMAT_VERSION,
         f"{_ATTR_PREFIX}kind": "input",
         f"{_ATTR_PREFIX}tiles": ",".join(grid.tile_ids),
         f"{_ATTR_PREFIX}chunks_1km": grid.chunks_1km,
@@ -353,6 +354,11 @@ def create_cube(
         group = None
     if group is None or f"{_ATTR_PREFIX}format_version" not in group.attrs:
         if group is not None and (list(group.array_keys()) or list(group.group_keys())):
+            if f"{_ATTR_PREFIX}kind" in group.attrs:
+                raise CubeError(
+                    f"{redact_url(str(url))} holds an unfinished cube template (an interrupted "
+                    "create_cube): remove it and create the cube again"
+                )
             raise CubeError(
                 f"{redact_url(str(url))} holds a Zarr group that is not an lstcloud cube"
             )
@@ -373,7 +379,9 @@ def create_cube(
         # the status records' folder, made a (empty) Zarr group so that readers listing the
         # hierarchy recognise it
         zarr.open_group(store, path=_META_GROUP, mode="a", attributes=_META_ATTRS)
-        group = zarr.open_group(store, mode="r", use_consolidated=False)
+        # the format version goes in last: until then the store is not taken for a cube
+        group = zarr.open_group(store, mode="r+", use_consolidated=False)
+        group.attrs.update({f"{_ATTR_PREFIX}format_version": CUBE_FORMAT_VERSION})
     return _extend(url, store, group, cube_grid, days, include_night)
 
 
@@ -473,7 +481,7 @@ def write_tile_day(
     tile: Tile | str,
     arrays: Mapping[str, Any],
     storage_options: dict[str, Any] | None = None,
-    status: Any = None,
+    status: TileDayStatus | None = None,
 ) -> None:
     """Write one (date, tile) into the cube with chunk-aligned region writes.
 
@@ -517,8 +525,9 @@ def write_tile_day(
         prepared.append((name, var, _prepare(var, data, what=what)))
     for name, var, data in prepared:
         ys, xs = layout.grid.tile_slices(the_tile, var.resolution)
-        _write_block(group[name], (slice(t, t + 1), ys, xs), data[np.newaxis],
-                     what=f"{where} {day} {the_tile.id} {name}")  # fmt: skip
+        region = (slice(t, t + 1), ys, xs)
+        what = f"{where} {day} {the_tile.id} {name}"
+        _write_block(group[name], region, data[np.newaxis], what=what)
     if status is not None:
         from lstcloud.cube.status import write_status
 

@@ -240,7 +240,7 @@ def ingest(
             )
             for task in runnable
         ]
-        summary.outcomes.extend(_collect(futures, runnable, progress=progress))
+        summary.outcomes.extend(_collect(dask_client, futures, runnable, progress=progress))
 
     summary.outcomes.sort(key=lambda o: (o.date, o.tile))
     summary.seconds = time.perf_counter() - t0
@@ -248,7 +248,7 @@ def ingest(
 
 
 def _collect(
-    futures: list[Any], tasks: list[TileDayTask], *, progress: bool
+    client: Any, futures: list[Any], tasks: list[TileDayTask], *, progress: bool
 ) -> list[TileDayOutcome]:
     """Gather task outcomes as they finish, with a progress bar; a crashed task is a failure."""
     from distributed import as_completed
@@ -258,7 +258,7 @@ def _collect(
     outcomes: list[TileDayOutcome] = []
     bar = tqdm(total=len(futures), desc="ingest (day, tile)", unit="tile-day", disable=not progress)
     try:
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             task = by_key[future.key]
             try:
                 outcome = future.result()

@@ -111,3 +111,23 @@ def test_record_is_written_only_after_the_data(tmp_path):
         url, date=D1, tile="h18v04", arrays={"lst_day": np.zeros((1200, 1200))}, status=status
     )
     assert tile_day_state(url, D1, "h18v04") == "complete"
+
+
+def test_crash_between_data_and_record_reads_as_missing(tmp_path, monkeypatch):
+    """Data written, then the process dies before its record: the tile-day is redone, not 'done'."""
+    import lstcloud.cube.status as status_module
+    from lstcloud.cube import open_cube
+
+    url = str(tmp_path / "cube.zarr")
+    create_cube(url, grid=CubeGrid(["h18v04"], chunks_1km=600), dates=[D1])
+
+    def power_cut(*args, **kwargs):
+        raise SystemExit("power cut")
+
+    monkeypatch.setattr(status_module, "write_status", power_cut)
+    arrays = {"lst_day": np.full((1200, 1200), 301.0)}
+    with pytest.raises(SystemExit):
+        write_tile_day(url, date=D1, tile="h18v04", arrays=arrays, status=TileDayStatus("complete"))
+    assert float(open_cube(url).lst_day.isel(time=0).mean()) == 301.0  # the data is there
+    assert tile_day_state(url, D1, "h18v04") == "missing"  # but nothing says it is complete
+    assert pending(url, dates=[D1], tiles=["h18v04"]) == [(D1, "h18v04")]

@@ -342,3 +342,35 @@ def test_parallel_writes_from_dask_workers_to_s3(dask_client, s3_bucket, s3_stor
     records = read_status(url, storage_options=s3_storage_options)
     assert set(records) == {(d, t.id) for d, t in jobs}
     assert all(r.state == "complete" and r.items == (f"{d}-{t}",) for (d, t), r in records.items())
+
+
+def test_plain_xarray_reads_the_cube_without_warnings(tmp_path):
+    """Readers without lstcloud: no consolidated metadata needed, the status folder is no noise."""
+    import warnings
+
+    import xarray as xr
+
+    url = str(tmp_path / "c.zarr")
+    layout = create_cube(url, grid=ONE_TILE, dates=[D1, D2])
+    lst = np.full((1200, 1200), 300.0)
+    write_tile_day(
+        url, date=D1, tile="h18v04", arrays={"lst_day": lst}, status=TileDayStatus("complete")
+    )
+    assert layout.dates == [D1, D2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = xr.open_zarr(url, consolidated=False, decode_coords="all")
+        assert set(ds.data_vars) == set(layout.variables)
+        assert float(ds.lst_day.isel(time=0).mean()) == 300.0
+    assert "spatial_ref" in ds.coords
+
+
+def test_interrupted_template_is_not_taken_for_a_cube(tmp_path):
+    url = str(tmp_path / "c.zarr")
+    create_cube(url, grid=ONE_TILE, dates=[D1])
+    group = zarr.open_group(url, mode="r+")
+    del group.attrs["lstcloud_format_version"]  # as if create_cube died before its last step
+    with pytest.raises(CubeError, match="unfinished"):
+        create_cube(url, grid=ONE_TILE, dates=[D1])
+    with pytest.raises(CubeError, match="not an lstcloud input cube"):
+        open_cube(url)
