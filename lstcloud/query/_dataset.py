@@ -1,0 +1,129 @@
+"""Opening the product cube and reading its grid: shared by the query helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyproj
+import xarray as xr
+
+from lstcloud.errors import ConfigError, CubeError, redact_url
+
+__all__ = [
+    "LST_VAR",
+    "QUALITY_VAR",
+    "SINUSOIDAL_PROJ",
+    "as_date",
+    "load_product",
+    "pixel_size",
+    "product_crs",
+    "source_of",
+    "time_slice",
+]
+
+LST_VAR = "lst_250m"
+QUALITY_VAR = "lst_250m_quality"
+#: The MODIS sinusoidal projection (sphere R = 6371007.181 m), used when a cube carries no CRS.
+SINUSOIDAL_PROJ = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
+
+
+def load_product(url: str, *, storage_options: dict[str, Any] | None = None) -> xr.Dataset:
+    """Open the product cube at ``url`` lazily, with its CRS decoded.
+
+    Uses :func:`lstcloud.product.open_product` when it is available and falls back to
+    :func:`xarray.open_zarr` with ``decode_coords="all"`` otherwise.
+
+    Raises
+    ------
+    CubeError
+        When nothing readable is at ``url`` or it has no ``lst_250m`` variable.
+    """
+    try:  # the product module owns the format; reading it directly is the fallback
+        from lstcloud.product import open_product
+    except ImportError:
+        open_product = None
+    try:
+        if open_product is not None:
+            ds = open_product(url, storage_options=storage_options)
+        else:
+            from lstcloud.storage import default_storage_options
+
+            options = {**default_storage_options(url), **(storage_options or {})}
+            with warnings.catch_warnings():
+                # The product's bookkeeping folder (_lstcloud/) is not a Zarr node.
+                warnings.filterwarnings("ignore", message=".*not recognized as a component")
+                ds = xr.open_zarr(
+                    url,
+                    consolidated=False,
+                    decode_coords="all",
+                    storage_options=options or None,
+                )
+    except CubeError:
+        raise
+    except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
+        raise CubeError(f"cannot open the product cube at {redact_url(str(url))}: {exc}") from exc
+    if LST_VAR not in ds:
+        raise CubeError(f"{redact_url(str(url))} is not an lstcloud product: no {LST_VAR!r}")
+    ds.encoding.setdefault("source", str(url))
+    return ds
+
+
+def source_of(ds: xr.Dataset) -> str:
+    """The URL a dataset was opened from (redacted), for messages."""
+    return redact_url(str(ds.encoding.get("source", "<in-memory product>")))
+
+
+def product_crs(ds: xr.Dataset) -> pyproj.CRS:
+    """The CRS of the product grid from its ``spatial_ref`` variable (sinusoidal by default)."""
+    for name in ("spatial_ref", "crs"):
+        if name in ds.variables:
+            attrs = ds[name].attrs
+            wkt = attrs.get("crs_wkt") or attrs.get("spatial_ref")
+            if wkt:
+                return pyproj.CRS.from_wkt(wkt)
+    return pyproj.CRS.from_proj4(SINUSOIDAL_PROJ)
+
+
+def pixel_size(ds: xr.Dataset) -> tuple[float, float]:
+    """Pixel size ``(dx, dy)`` in CRS units from the ``x``/``y`` coordinates (dy > 0)."""
+    x = np.asarray(ds["x"].values, dtype="float64")
+    y = np.asarray(ds["y"].values, dtype="float64")
+    if x.size < 2 or y.size < 2:
+        raise CubeError(f"{source_of(ds)}: the product grid needs at least 2 pixels on each axis")
+    return float(abs(x[1] - x[0])), float(abs(y[1] - y[0]))
+
+
+def as_date(
+    value: dt.date | dt.datetime | str | np.datetime64 | None, *, field: str
+) -> dt.date | None:
+    """Parse ``value`` (ISO date string, date, datetime or numpy datetime) into a date."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return pd.Timestamp(value).date()
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{field}: {value!r} is not a date (use YYYY-MM-DD)") from exc
+
+
+def time_slice(ds: xr.Dataset, start: Any = None, end: Any = None) -> xr.Dataset:
+    """Select the days from ``start`` to ``end`` inclusive (open ends allowed)."""
+    first = as_date(start, field="start")
+    last = as_date(end, field="end")
+    if first and last and last < first:
+        raise ConfigError(f"end: {last} is before start {first}")
+    if "time" not in ds.dims:
+        return ds
+    return ds.sel(
+        time=slice(
+            np.datetime64(first, "ns") if first else None,
+            np.datetime64(last, "ns") if last else None,
+        )
+    )

@@ -1,0 +1,311 @@
+"""What a product cube holds: extent, complete and missing days, model provenance."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+import numpy as np
+import pyproj
+import xarray as xr
+
+from lstcloud.query._dataset import (
+    LST_VAR,
+    load_product,
+    pixel_size,
+    product_crs,
+)
+from lstcloud.storage import filesystem, join, strip_protocol
+
+__all__ = [
+    "ProductInfo",
+    "complete_days",
+    "lonlat_bbox",
+    "product_info",
+    "product_info_from_dataset",
+]
+
+log = logging.getLogger(__name__)
+
+#: Where the product writer records each complete day (``<date>.json``, written last).
+DAYS_FOLDER = "_lstcloud/days"
+#: Global attributes reported as provenance when present.
+PROVENANCE_KEYS = (
+    "model",
+    "model_id",
+    "model_name",
+    "model_sha256",
+    "model_card",
+    "input_cube",
+    "software_version",
+    "lstcloud_version",
+    "date_written",
+    "history",
+    "source",
+    "title",
+    "institution",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductInfo:
+    """Summary of a product cube.
+
+    Attributes
+    ----------
+    url
+        The cube URL (credentials redacted).
+    shape
+        Size of each dimension.
+    chunks
+        Chunk size per dimension of ``lst_250m``.
+    crs_wkt
+        The grid's CRS as WKT2.
+    resolution_m
+        Pixel size (x, y) in metres.
+    bounds
+        Grid bounds ``(xmin, ymin, xmax, ymax)`` in the grid CRS (metres).
+    bbox
+        ``(west, south, east, north)`` in degrees (WGS 84).
+    time_range
+        First and last day of the time axis (None when empty).
+    complete_days
+        Days whose completion record exists, sorted.
+    missing_days
+        Days between the first and last day of the time axis without a completion record.
+    provenance
+        Model id and hash, input cube, software version ... from the cube's attributes.
+    variables
+        Data variables of the cube.
+    """
+
+    url: str
+    shape: dict[str, int]
+    chunks: dict[str, int]
+    crs_wkt: str
+    resolution_m: tuple[float, float]
+    bounds: tuple[float, float, float, float]
+    bbox: tuple[float, float, float, float]
+    time_range: tuple[dt.date, dt.date] | None
+    complete_days: tuple[dt.date, ...]
+    missing_days: tuple[dt.date, ...]
+    provenance: dict[str, Any]
+    variables: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (dates as ISO strings)."""
+        return {
+            "url": self.url,
+            "variables": list(self.variables),
+            "shape": dict(self.shape),
+            "chunks": dict(self.chunks),
+            "crs_wkt": self.crs_wkt,
+            "resolution_m": list(self.resolution_m),
+            "bounds": list(self.bounds),
+            "bbox": list(self.bbox),
+            "time_range": [d.isoformat() for d in self.time_range] if self.time_range else None,
+            "complete_days": [d.isoformat() for d in self.complete_days],
+            "missing_days": [d.isoformat() for d in self.missing_days],
+            "provenance": self.provenance,
+        }
+
+    def to_text(self) -> str:
+        """Human-readable summary as printed by ``lstcloud info``."""
+        lines = [f"product     {self.url}"]
+        lines.append("variables   " + ", ".join(self.variables))
+        lines.append("shape       " + ", ".join(f"{k}={v}" for k, v in self.shape.items()))
+        lines.append("chunks      " + ", ".join(f"{k}={v}" for k, v in self.chunks.items()))
+        crs = pyproj.CRS.from_wkt(self.crs_wkt)
+        crs_name = crs.name
+        if crs_name == "unknown":
+            crs_name = "sinusoidal" if "sinusoidal" in self.crs_wkt.lower() else "custom CRS"
+        lines.append(f"crs         {crs_name}; pixel {self.resolution_m[0]:.3f} m")
+        lines.append("bbox        W {:.4f} S {:.4f} E {:.4f} N {:.4f} (degrees)".format(*self.bbox))
+        if self.time_range:
+            lines.append(f"time axis   {self.time_range[0]} .. {self.time_range[1]}")
+        else:
+            lines.append("time axis   empty")
+        lines.append(f"complete    {len(self.complete_days)} day(s) {_ranges(self.complete_days)}")
+        lines.append(f"missing     {len(self.missing_days)} day(s) {_ranges(self.missing_days)}")
+        for key, value in self.provenance.items():
+            lines.append(f"{key:<11} {value}")
+        return "\n".join(lines)
+
+
+def _ranges(days: tuple[dt.date, ...]) -> str:
+    """Compact ``a..b, c`` form of a sorted list of days."""
+    if not days:
+        return ""
+    parts: list[str] = []
+    first = prev = days[0]
+    for day in days[1:]:
+        if (day - prev).days != 1:
+            parts.append(f"{first}..{prev}" if first != prev else f"{first}")
+            first = day
+        prev = day
+    parts.append(f"{first}..{prev}" if first != prev else f"{first}")
+    return "[" + ", ".join(parts) + "]"
+
+
+def complete_days(url: str, *, storage_options: dict[str, Any] | None = None) -> list[dt.date]:
+    """Days of the product at ``url`` whose completion record ``_lstcloud/days/<date>.json`` exists.
+
+    Uses :func:`lstcloud.product.complete_days` when the product module provides it.
+    """
+    try:
+        from lstcloud.product import complete_days as product_complete_days
+    except ImportError:
+        product_complete_days = None
+    if product_complete_days is not None:
+        return sorted(product_complete_days(url, storage_options=storage_options))
+    fs = filesystem(url, storage_options)
+    folder = strip_protocol(join(url, DAYS_FOLDER))
+    try:
+        names = fs.ls(folder, detail=False)
+    except FileNotFoundError:
+        return []
+    days = []
+    for name in names:
+        stem = str(name).rstrip("/").rsplit("/", 1)[-1]
+        if not stem.endswith(".json"):
+            continue
+        try:
+            days.append(dt.date.fromisoformat(stem[: -len(".json")]))
+        except ValueError:
+            log.warning("ignoring %s: not a <date>.json completion record", name)
+    return sorted(days)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    try:
+        json.dumps(value)
+    except TypeError:
+        return str(value)
+    return value
+
+
+def lonlat_bbox(
+    crs: pyproj.CRS, bounds: tuple[float, float, float, float], *, samples: int = 101
+) -> tuple[float, float, float, float]:
+    """WGS 84 bbox of a projected rectangle, from a dense grid of points inside it.
+
+    Points that fall off the globe (sinusoidal tile corners beyond the 180th meridian) are
+    ignored, so the box is that of the valid part; edge densification alone wraps around there.
+    """
+    xmin, ymin, xmax, ymax = bounds
+    xs, ys = np.meshgrid(np.linspace(xmin, xmax, samples), np.linspace(ymin, ymax, samples))
+    to_lonlat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(xs.ravel(), ys.ravel(), errcheck=False)
+    lon, lat = np.asarray(lon), np.asarray(lat)
+    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)
+    if crs.is_projected:
+        # Round trip: the inverse of an off-globe point can land inside the range by wrapping.
+        back_x, back_y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(
+            lon, lat, errcheck=False
+        )
+        ok &= np.isclose(back_x, xs.ravel(), atol=1.0) & np.isclose(back_y, ys.ravel(), atol=1.0)
+    if not ok.any():
+        return (-180.0, -90.0, 180.0, 90.0)
+    return (
+        float(lon[ok].min()),
+        float(lat[ok].min()),
+        float(lon[ok].max()),
+        float(lat[ok].max()),
+    )
+
+
+def _tiles_bbox(
+    tiles: Any, crs: pyproj.CRS, pixel: float
+) -> tuple[float, float, float, float] | None:
+    """Union of the lon/lat boxes of the MODIS tiles a product lists (tighter than its grid)."""
+    if not tiles:
+        return None
+    if isinstance(tiles, str):
+        tiles = [t for t in tiles.replace(";", ",").split(",") if t.strip()]
+    try:
+        from lstcloud.grid import Tile
+
+        boxes = [lonlat_bbox(crs, Tile.parse(str(t).strip()).bounds, samples=41) for t in tiles]
+    except (ImportError, ValueError, LookupError) as exc:
+        log.debug("tile list %r not usable for the bbox: %s", tiles, exc)
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def product_info_from_dataset(
+    ds: xr.Dataset, *, url: str, days_complete: list[dt.date]
+) -> ProductInfo:
+    """Build a :class:`ProductInfo` from an opened product and its complete days."""
+    crs = product_crs(ds)
+    dx, dy = pixel_size(ds)
+    x = ds["x"].values
+    y = ds["y"].values
+    bounds = (
+        float(x.min() - dx / 2),
+        float(y.min() - dy / 2),
+        float(x.max() + dx / 2),
+        float(y.max() + dy / 2),
+    )
+    bbox = _tiles_bbox(ds.attrs.get("tiles") or ds.attrs.get("tile_ids"), crs, dx)
+    if bbox is None:
+        bbox = lonlat_bbox(crs, bounds)
+    days_axis = [d.date() for d in ds.indexes["time"]] if "time" in ds.indexes else []
+    time_range = (min(days_axis), max(days_axis)) if days_axis else None
+    complete = tuple(sorted(set(days_complete)))
+    missing: tuple[dt.date, ...] = ()
+    if time_range:
+        span = (time_range[1] - time_range[0]).days + 1
+        every_day = (time_range[0] + dt.timedelta(days=i) for i in range(span))
+        done = set(complete)
+        missing = tuple(d for d in every_day if d not in done)
+    lst = ds[LST_VAR]
+    chunks = {}
+    if lst.chunks:
+        chunks = {dim: int(c[0]) for dim, c in zip(lst.dims, lst.chunks, strict=True)}
+    elif lst.encoding.get("chunks"):
+        chunks = dict(zip(lst.dims, (int(c) for c in lst.encoding["chunks"]), strict=True))
+    provenance = {k: _jsonable(ds.attrs[k]) for k in PROVENANCE_KEYS if k in ds.attrs}
+    provenance.update(
+        {k: _jsonable(v) for k, v in ds.attrs.items() if k.startswith(("model", "lstcloud"))}
+    )
+    return ProductInfo(
+        url=url,
+        shape={str(k): int(v) for k, v in ds.sizes.items()},
+        chunks=chunks,
+        crs_wkt=crs.to_wkt(),
+        resolution_m=(dx, dy),
+        bounds=bounds,
+        bbox=tuple(float(v) for v in bbox),
+        time_range=time_range,
+        complete_days=complete,
+        missing_days=missing,
+        provenance=provenance,
+        variables=tuple(str(v) for v in ds.data_vars if v != "spatial_ref"),
+    )
+
+
+def product_info(url: str, *, storage_options: dict[str, Any] | None = None) -> ProductInfo:
+    """Extent, complete days, missing days and model provenance of the product at ``url``.
+
+    Raises
+    ------
+    CubeError
+        When ``url`` holds no readable product.
+    """
+    from lstcloud.errors import redact_url
+
+    ds = load_product(url, storage_options=storage_options)
+    days = complete_days(url, storage_options=storage_options)
+    return product_info_from_dataset(ds, url=redact_url(str(url)), days_complete=days)

@@ -1,0 +1,182 @@
+"""The rendered Kubernetes manifests are valid, secure and do what the daily job needs."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.deploy.manifests import (
+    DEPLOY,
+    KUBERNETES_VERSION,
+    OVERLAYS,
+    kubectl,
+    pod_specs,
+    render,
+    validate,
+)
+
+pytest.importorskip("kubernetes_validate")
+pytest.importorskip("dask_kubernetes")
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def rendered(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
+    if kubectl() is None:
+        if os.environ.get("CI"):
+            pytest.fail("kubectl is required in CI to render deploy/overlays")
+        pytest.skip("kubectl not installed")
+    return request.param, render(DEPLOY / "overlays" / request.param)
+
+
+def _by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def test_overlays_render_the_expected_resources(rendered):
+    env, docs = rendered
+    kinds = sorted(d["kind"] for d in docs)
+    expected = {
+        "ServiceAccount", "ConfigMap", "NetworkPolicy", "PersistentVolumeClaim", "CronJob", "Job",
+        "DaskCluster", "DaskWorkerGroup",
+    }
+    assert expected <= set(kinds)
+    assert "Secret" not in kinds, "secrets are referenced, never shipped"
+    namespace = "lstcloud-dev" if env == "dev" else "lstcloud"
+    assert {d["metadata"].get("namespace") for d in docs} == {namespace}
+
+
+@pytest.mark.slow
+def test_every_manifest_validates_offline(rendered):
+    _, docs = rendered
+    for doc in docs:
+        validate(doc)
+
+
+@pytest.mark.slow  # kubernetes-validate loads its schemas (~8 s) on first use
+def test_validation_rejects_a_typo_in_builtin_and_custom_kinds(rendered):
+    import kubernetes_validate
+
+    _, docs = rendered
+    cron = copy.deepcopy(_by_kind(docs, "CronJob")[0])
+    cron["spec"]["concurrencyPolicyy"] = "Forbid"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate(cron)
+    cluster = copy.deepcopy(_by_kind(docs, "DaskCluster")[0])
+    cluster["spec"]["worker"]["replica"] = 3
+    with pytest.raises(jsonschema.ValidationError):
+        validate(cluster)
+    group = copy.deepcopy(_by_kind(docs, "DaskWorkerGroup")[0])
+    del group["spec"]["cluster"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate(group)
+
+
+def test_every_container_is_locked_down_and_sized(rendered):
+    _, docs = rendered
+    n_containers = 0
+    for doc in docs:
+        for pod in pod_specs(doc):
+            assert pod["securityContext"]["runAsNonRoot"] is True, doc["metadata"]["name"]
+            assert pod.get("automountServiceAccountToken") is False
+            assert pod.get("serviceAccountName") == "lstcloud"
+            for container in [*pod.get("initContainers", []), *pod["containers"]]:
+                n_containers += 1
+                where = f"{doc['kind']}/{doc['metadata']['name']}/{container['name']}"
+                sc = container["securityContext"]
+                assert sc["runAsNonRoot"] is True, where
+                assert sc["readOnlyRootFilesystem"] is True, where
+                assert sc["allowPrivilegeEscalation"] is False, where
+                assert sc["capabilities"]["drop"] == ["ALL"], where
+                for bound in ("requests", "limits"):
+                    assert {"cpu", "memory"} <= set(container["resources"][bound]), where
+                assert re.search(r":\d+\.\d+\.\d+", container["image"]), where
+                for env in container.get("env", []):
+                    assert not (
+                        re.search(r"PASSWORD|SECRET|TOKEN", env["name"]) and "value" in env
+                    ), f"{where}: literal secret in {env['name']}"
+    assert n_containers >= 5
+
+
+def test_cronjob_runs_yesterday_once_at_a_time(rendered):
+    _, docs = rendered
+    (cron,) = _by_kind(docs, "CronJob")
+    spec = cron["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["startingDeadlineSeconds"] > 0
+    job = spec["jobTemplate"]["spec"]
+    assert job["backoffLimit"] >= 1
+    assert job["activeDeadlineSeconds"] > 0
+    pod = job["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    assert container["args"] == [
+        "run", "--config", "/etc/lstcloud/job.yaml", "--date", "yesterday"
+    ]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert mounts["job-config"] == "/etc/lstcloud"
+    configmap = volumes["job-config"]["configMap"]["name"]
+    (cm,) = [d for d in _by_kind(docs, "ConfigMap") if d["metadata"]["name"] == configmap]
+    job_yaml = yaml.safe_load(cm["data"]["job.yaml"])
+    assert job_yaml["scheduler"].startswith("tcp://lstcloud-scheduler")
+    # Secrets come in as files from Secret references (optional: workload identity may do).
+    secrets = {v["secret"]["secretName"] for v in volumes.values() if "secret" in v}
+    assert secrets == {"lstcloud-earthdata", "lstcloud-storage"}
+
+
+def test_job_config_of_each_overlay_is_accepted_by_lstcloud_run(rendered):
+    jobs = pytest.importorskip("lstcloud.jobs")
+    _, docs = rendered
+    (cm,) = [d for d in _by_kind(docs, "ConfigMap") if d["metadata"]["name"].startswith(
+        "lstcloud-job")]
+    jobs.JobConfig.model_validate(yaml.safe_load(cm["data"]["job.yaml"]))
+
+
+def test_gpu_workers_and_training_request_gpus_on_gpu_nodes(rendered):
+    env, docs = rendered
+    (group,) = _by_kind(docs, "DaskWorkerGroup")
+    (cluster,) = _by_kind(docs, "DaskCluster")
+    assert group["spec"]["cluster"] == cluster["metadata"]["name"]
+    (train,) = [d for d in _by_kind(docs, "Job") if "train" in d["metadata"]["name"]]
+    assert train["spec"]["suspend"] is True
+    for pod in (group["spec"]["worker"]["spec"], train["spec"]["template"]["spec"]):
+        (container,) = pod["containers"]
+        assert str(container["resources"]["limits"]["nvidia.com/gpu"]) == "1"
+        assert pod["nodeSelector"] == {"lstcloud.io/pool": "gpu"}
+        assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod[
+            "tolerations"]
+    cpu_pod = cluster["spec"]["worker"]["spec"]
+    assert "nvidia.com/gpu" not in cpu_pod["containers"][0]["resources"]["limits"]
+    assert cpu_pod["nodeSelector"] == {"lstcloud.io/pool": "cpu"}
+    assert group["spec"]["worker"]["replicas"] == (0 if env == "dev" else 2)
+
+
+def test_service_account_uses_workload_identity(rendered):
+    env, docs = rendered
+    (sa,) = _by_kind(docs, "ServiceAccount")
+    role = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert f"lstcloud-{env}-data-access" in role
+    assert sa["automountServiceAccountToken"] is False
+
+
+def test_pinned_kubernetes_version_is_supported():
+    import kubernetes_validate.utils as kv
+
+    assert any(v.startswith(KUBERNETES_VERSION.rsplit(".", 1)[0]) for v in kv.all_versions())
+
+
+def test_network_policy_admits_the_namespace_and_the_dask_operator_only(rendered):
+    _, docs = rendered
+    (policy,) = _by_kind(docs, "NetworkPolicy")
+    assert policy["spec"]["podSelector"] == {}
+    sources = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+    assert {"podSelector": {}} in sources
+    namespaces = [p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                  for p in sources if "namespaceSelector" in p]
+    assert namespaces == ["dask-operator"]
