@@ -1,0 +1,416 @@
+"""The product cube: daily 250 m LST (``lst_250m``) and its quality flags, Zarr v3.
+
+Layout (local folder or ``s3://``)::
+
+    <product>/zarr.json                     group: CF-1.10 and provenance attributes
+    <product>/lst_250m                      (time, y, x) float32 K, NaN = no value
+    <product>/lst_250m_quality              (time, y, x) uint8 flags (lstcloud.inference.quality)
+    <product>/time, y, x, spatial_ref       coordinates and the CF grid mapping (crs_wkt)
+    <product>/_lstcloud/days/<date>.json    completion marker of one day, written LAST
+
+The template is created once (metadata only) and the time axis is extended by appending days.
+Each day is written with region writes of whole chunks; its marker is written only after all
+of its chunks are stored, so a crash leaves a day *not complete* (it is redone by the next run),
+never half-written and looking complete. :func:`complete_days` reads the markers; the group
+attribute ``complete_days`` mirrors them at the end of each run for readers without listing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from lstcloud import __version__
+from lstcloud.errors import CubeError, redact_url
+from lstcloud.inference.quality import NOT_COMPUTED, quality_attrs
+from lstcloud.storage import (
+    default_storage_options,
+    filesystem,
+    join,
+    protocol_of,
+    strip_protocol,
+)
+
+__all__ = [
+    "LST_VAR",
+    "QUALITY_VAR",
+    "ProductGrid",
+    "Provenance",
+    "complete_days",
+    "create_product",
+    "day_marker_url",
+    "open_product",
+    "open_product_arrays",
+    "publish_complete_days",
+    "remove_day_marker",
+    "time_index",
+    "write_day_marker",
+]
+
+LST_VAR = "lst_250m"
+QUALITY_VAR = "lst_250m_quality"
+MARKER_DIR = "_lstcloud/days"
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+@dataclass(frozen=True)
+class ProductGrid:
+    """The 250 m grid of a product: pixel-centre coordinates (m), CRS and chunking."""
+
+    y: np.ndarray
+    x: np.ndarray
+    crs_wkt: str
+    chunks: tuple[int, int]
+
+    @property
+    def geotransform(self) -> tuple[float, float, float, float, float, float]:
+        """GDAL geotransform (x0, dx, 0, y0, 0, dy) of the pixel corners."""
+        dx = float(self.x[1] - self.x[0]) if self.x.size > 1 else 231.65635826395825
+        dy = float(self.y[1] - self.y[0]) if self.y.size > 1 else -231.65635826395825
+        return (float(self.x[0]) - dx / 2, dx, 0.0, float(self.y[0]) - dy / 2, 0.0, dy)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a product comes from (stored as group attributes and in each day's marker)."""
+
+    model_name: str
+    model_sha256: str
+    receptive_field_px: int
+    input_cube: str
+    software_version: str = __version__
+
+    def attrs(self) -> dict[str, Any]:
+        """Group attributes (``lstcloud_`` prefixed)."""
+        return {f"lstcloud_{k}": v for k, v in asdict(self).items()}
+
+
+def _options(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
+    return {**default_storage_options(url), **(storage_options or {})}
+
+
+def _zarr_store(url: str, storage_options: dict[str, Any] | None) -> Any:
+    if protocol_of(url) != "file":
+        return zarr.storage.FsspecStore.from_url(
+            url, storage_options=_options(url, storage_options), read_only=False
+        )
+    return zarr.storage.LocalStore(strip_protocol(url))
+
+
+def _open_group(url: str, storage_options: dict[str, Any] | None, mode: str = "r+") -> zarr.Group:
+    try:
+        return zarr.open_group(_zarr_store(url, storage_options), mode=mode, use_consolidated=False)
+    except (FileNotFoundError, zarr.errors.NodeNotFoundError) as exc:
+        raise CubeError(f"no product cube at {redact_url(url)}") from exc
+
+
+def _days(dates: Iterable[dt.date]) -> np.ndarray:
+    return np.array(sorted({np.datetime64(d, "D") for d in dates}), dtype="datetime64[D]")
+
+
+def _time_values(group: zarr.Group) -> np.ndarray:
+    return _EPOCH + np.asarray(group["time"][:], dtype="int64").astype("timedelta64[D]")
+
+
+def create_product(
+    url: str,
+    *,
+    grid: ProductGrid,
+    dates: Sequence[dt.date],
+    provenance: Provenance,
+    storage_options: dict[str, Any] | None = None,
+) -> None:
+    """Create the product template, or extend its daily time axis to cover ``dates``.
+
+    Idempotent; never rewrites written data. The time axis is a contiguous run of days; new
+    days are appended after the last one.
+
+    Raises
+    ------
+    CubeError
+        When a product exists at ``url`` with another grid or another model (a product holds
+        one model's output), or when a date falls before the product's first day.
+    """
+    if not dates:
+        raise CubeError(f"no dates given for the product {redact_url(url)}")
+    fs = filesystem(url, storage_options)
+    exists = fs.exists(join(strip_protocol(url), "zarr.json"))
+    wanted = _days(dates)
+    if exists:
+        _extend(
+            url, grid=grid, wanted=wanted, provenance=provenance, storage_options=storage_options
+        )
+        return
+    days = np.arange(wanted[0], wanted[-1] + 1, dtype="datetime64[D]")
+    group = zarr.open_group(_zarr_store(url, storage_options), mode="w-")
+    group.attrs.update(_group_attrs(provenance))
+    ny, nx = grid.y.size, grid.x.size
+    cy, cx = grid.chunks
+    shape, chunks, dims = (days.size, ny, nx), (1, cy, cx), ["time", "y", "x"]
+    group.create_array(
+        LST_VAR,
+        shape=shape,
+        chunks=chunks,
+        dtype="float32",
+        fill_value=np.nan,
+        dimension_names=dims,
+        attributes={
+            "standard_name": "surface_temperature",
+            "long_name": "daytime land surface temperature at 250 m (super-resolved MODIS)",
+            "units": "K",
+            "grid_mapping": "spatial_ref",
+            "ancillary_variables": QUALITY_VAR,
+            "valid_min": 150.0,
+            "valid_max": 400.0,
+        },
+    )
+    group.create_array(
+        QUALITY_VAR,
+        shape=shape,
+        chunks=chunks,
+        dtype="uint8",
+        fill_value=NOT_COMPUTED,
+        dimension_names=dims,
+        attributes={**quality_attrs(), "grid_mapping": "spatial_ref"},
+    )
+    time = group.create_array(
+        "time",
+        shape=(days.size,),
+        chunks=(4096,),
+        dtype="int64",
+        dimension_names=["time"],
+        attributes={
+            "standard_name": "time",
+            "axis": "T",
+            "units": "days since 1970-01-01",
+            "calendar": "proleptic_gregorian",
+        },
+    )
+    time[:] = (days - _EPOCH).astype("int64")
+    for name, values, std, axis in (
+        ("y", grid.y, "projection_y_coordinate", "Y"),
+        ("x", grid.x, "projection_x_coordinate", "X"),
+    ):
+        arr = group.create_array(
+            name,
+            shape=values.shape,
+            chunks=values.shape,
+            dtype="float64",
+            dimension_names=[name],
+            attributes={
+                "standard_name": std,
+                "axis": axis,
+                "units": "m",
+                "long_name": f"{name} coordinate of the pixel centre (MODIS sinusoidal)",
+            },
+        )
+        arr[:] = values
+    ref = group.create_array(
+        "spatial_ref",
+        shape=(),
+        dtype="int32",
+        fill_value=0,
+        dimension_names=[],
+        attributes={
+            "grid_mapping_name": "sinusoidal",
+            "longitude_of_central_meridian": 0.0,
+            "false_easting": 0.0,
+            "false_northing": 0.0,
+            "earth_radius": 6371007.181,
+            "crs_wkt": grid.crs_wkt,
+            "spatial_ref": grid.crs_wkt,
+            "GeoTransform": " ".join(repr(v) for v in grid.geotransform),
+        },
+    )
+    ref[...] = 0
+
+
+def _group_attrs(provenance: Provenance) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return {
+        "Conventions": "CF-1.10",
+        "title": "lstcloud daily 250 m land surface temperature",
+        "summary": (
+            "MODIS 1 km daytime LST super-resolved to 250 m with the 250 m NDVI as guide "
+            f"by the model {provenance.model_name}."
+        ),
+        "source": f"MODIS LST and NDVI from the input cube {provenance.input_cube}",
+        "institution": "lstcloud",
+        "history": f"{now} created by lstcloud {provenance.software_version}",
+        "date_created": now,
+        "complete_days": [],
+        **provenance.attrs(),
+    }
+
+
+def _extend(
+    url: str,
+    *,
+    grid: ProductGrid,
+    wanted: np.ndarray,
+    provenance: Provenance,
+    storage_options: dict[str, Any] | None,
+) -> None:
+    group = _open_group(url, storage_options)
+    lst = group[LST_VAR]
+    if lst.shape[1:] != (grid.y.size, grid.x.size) or lst.chunks[1:] != tuple(grid.chunks):
+        raise CubeError(
+            f"product {redact_url(url)} has shape {lst.shape[1:]} / chunks {lst.chunks[1:]}, "
+            f"the input needs {(grid.y.size, grid.x.size)} / {tuple(grid.chunks)}"
+        )
+    sha = group.attrs.get("lstcloud_model_sha256")
+    if sha != provenance.model_sha256:
+        raise CubeError(
+            f"product {redact_url(url)} was written by model "
+            f"{group.attrs.get('lstcloud_model_name')} (sha256 {sha}); refusing to mix in "
+            f"{provenance.model_name} (sha256 {provenance.model_sha256}): use a new product"
+        )
+    days = _time_values(group)
+    if wanted[0] < days[0]:
+        raise CubeError(
+            f"{wanted[0]} is before the first day {days[0]} of product {redact_url(url)}: "
+            "the time axis only grows forward; write earlier days to a new product"
+        )
+    if wanted[-1] <= days[-1]:
+        return
+    new_days = np.arange(days[0], wanted[-1] + 1, dtype="datetime64[D]")
+    for name in (LST_VAR, QUALITY_VAR):
+        arr = group[name]
+        arr.resize((new_days.size, *arr.shape[1:]))
+    time = group["time"]
+    time.resize((new_days.size,))
+    time[days.size :] = (new_days[days.size :] - _EPOCH).astype("int64")
+    history = str(group.attrs.get("history", ""))
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    group.attrs.update({"history": f"{history}\n{now} time axis extended to {wanted[-1]}"})
+
+
+def time_index(url: str, date: dt.date, *, storage_options: dict[str, Any] | None = None) -> int:
+    """Index of ``date`` on the product's time axis (``CubeError`` when absent)."""
+    days = _time_values(_open_group(url, storage_options, mode="r"))
+    hit = np.nonzero(days == np.datetime64(date, "D"))[0]
+    if hit.size == 0:
+        raise CubeError(f"{date} is not on the time axis of product {redact_url(url)}")
+    return int(hit[0])
+
+
+def open_product_arrays(
+    url: str, *, storage_options: dict[str, Any] | None = None
+) -> tuple[zarr.Array, zarr.Array]:
+    """The writable ``lst_250m`` and ``lst_250m_quality`` Zarr arrays (for region writes)."""
+    group = _open_group(url, storage_options)
+    return group[LST_VAR], group[QUALITY_VAR]
+
+
+def day_marker_url(url: str, date: dt.date) -> str:
+    """URL of the completion marker of ``date``."""
+    return join(url, MARKER_DIR, f"{date.isoformat()}.json")
+
+
+def write_day_marker(
+    url: str,
+    date: dt.date,
+    *,
+    info: dict[str, Any],
+    storage_options: dict[str, Any] | None = None,
+) -> None:
+    """Mark ``date`` complete. Call only after every chunk of the day is stored."""
+    fs = filesystem(url, storage_options)
+    record = {
+        "date": date.isoformat(),
+        "state": "complete",
+        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "software_version": __version__,
+        **info,
+    }
+    path = strip_protocol(day_marker_url(url, date))
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    fs.pipe_file(path, json.dumps(record, indent=1, sort_keys=True).encode())
+
+
+def remove_day_marker(
+    url: str, date: dt.date, *, storage_options: dict[str, Any] | None = None
+) -> None:
+    """Withdraw the completion of ``date`` (before rewriting it); no error if absent."""
+    fs = filesystem(url, storage_options)
+    path = strip_protocol(day_marker_url(url, date))
+    if fs.exists(path):
+        fs.rm_file(path)
+
+
+def complete_days(
+    url: str, *, storage_options: dict[str, Any] | None = None
+) -> dict[dt.date, dict[str, Any]]:
+    """Days whose completion marker exists, with their marker content."""
+    fs = filesystem(url, storage_options)
+    folder = strip_protocol(join(url, MARKER_DIR))
+    try:
+        paths = fs.ls(folder, detail=False)
+    except FileNotFoundError:
+        return {}
+    out: dict[dt.date, dict[str, Any]] = {}
+    for path in sorted(paths):
+        name = str(path).rsplit("/", 1)[-1]
+        if not name.endswith(".json"):
+            continue
+        try:
+            day = dt.date.fromisoformat(name[:-5])
+            record = json.loads(fs.cat_file(path))
+        except (ValueError, json.JSONDecodeError):
+            continue
+        if record.get("state") == "complete":
+            out[day] = record
+    return out
+
+
+def publish_complete_days(url: str, *, storage_options: dict[str, Any] | None = None) -> list[str]:
+    """Copy the markers' day list into the group attribute ``complete_days`` (end of a run)."""
+    days = sorted(d.isoformat() for d in complete_days(url, storage_options=storage_options))
+    group = _open_group(url, storage_options)
+    group.attrs.update({"complete_days": days})
+    return days
+
+
+def open_product(url: str, *, storage_options: dict[str, Any] | None = None) -> xr.Dataset:
+    """Open a product cube lazily (dask), CRS decoded.
+
+    Parameters
+    ----------
+    url
+        Local folder, ``file://`` or ``s3://`` URL of the product.
+    storage_options
+        fsspec options (S3 endpoint, credentials); the environment is used otherwise.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``lst_250m`` (time, y, x) float32 K and ``lst_250m_quality`` (uint8 flags), with the
+        ``spatial_ref`` grid-mapping coordinate (``crs_wkt``; ``ds.rio.crs`` works) and the
+        attribute ``complete_days`` (ISO dates whose every chunk is written).
+    """
+    with contextlib.suppress(ImportError):  # registers ``.rio`` (CRS from ``spatial_ref``)
+        import rioxarray  # noqa: F401
+    store = _zarr_store(url, storage_options)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
+            ds = xr.open_zarr(
+                store, consolidated=False, decode_coords="all", chunks={}, mask_and_scale=True
+            )
+    except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
+        raise CubeError(f"no product cube at {redact_url(url)}") from exc
+    if LST_VAR not in ds:
+        raise CubeError(f"{redact_url(url)} is not an lstcloud product (no {LST_VAR})")
+    ds.attrs["complete_days"] = sorted(
+        d.isoformat() for d in complete_days(url, storage_options=storage_options)
+    )
+    return ds

@@ -1,0 +1,109 @@
+"""The product cube: template, time extension, completion markers, reruns, open_product."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lstcloud
+from lstcloud.errors import CubeError
+from lstcloud.inference.quality import NOT_COMPUTED
+from lstcloud.product import (
+    ProductGrid,
+    Provenance,
+    complete_days,
+    create_product,
+    open_product,
+    open_product_arrays,
+    publish_complete_days,
+    remove_day_marker,
+    time_index,
+    write_day_marker,
+)
+from tests.inference.cubes import WKT
+
+D0 = dt.date(2022, 6, 1)
+
+
+def _grid(ny: int = 16, nx: int = 24, chunks: tuple[int, int] = (8, 8)) -> ProductGrid:
+    res = 231.65635826395825
+    return ProductGrid(y=5559752.6 - (np.arange(ny) + 0.5) * res, x=(np.arange(nx) + 0.5) * res,
+                       crs_wkt=WKT, chunks=chunks)
+
+
+PROV = Provenance(model_name="stand-in", model_sha256="abc123", receptive_field_px=8,
+                  input_cube="s3://bucket/input.zarr")
+
+
+def test_template_schema_and_crs(tmp_path: Path) -> None:
+    url = str(tmp_path / "p.zarr")
+    create_product(url, grid=_grid(), dates=[D0, D0 + dt.timedelta(days=2)], provenance=PROV)
+    ds = lstcloud.open_product(url)
+    assert ds.lst_250m.dims == ("time", "y", "x") and ds.lst_250m.dtype == np.float32
+    assert ds.lst_250m.attrs["units"] == "K"
+    assert ds.lst_250m.chunks == ((1, 1, 1), (8, 8), (8, 8, 8))
+    assert ds.sizes["time"] == 3  # contiguous days
+    assert np.isnan(ds.lst_250m.values).all()
+    assert (ds.lst_250m_quality.values == NOT_COMPUTED).all()
+    assert ds.attrs["Conventions"].startswith("CF-1")
+    assert ds.attrs["lstcloud_model_sha256"] == "abc123"
+    assert ds.attrs["lstcloud_input_cube"] == "s3://bucket/input.zarr"
+    assert "spatial_ref" in ds.coords
+    assert ds.rio.crs is not None and "Sinusoidal" in ds.rio.crs.to_wkt()
+    gt = [float(v) for v in ds.spatial_ref.attrs["GeoTransform"].split()]
+    assert gt[1] == pytest.approx(231.656358, rel=1e-6) and gt[5] < 0
+    assert ds.attrs["complete_days"] == []
+
+
+def test_extend_appends_days_and_keeps_data(tmp_path: Path) -> None:
+    url = str(tmp_path / "p.zarr")
+    create_product(url, grid=_grid(), dates=[D0], provenance=PROV)
+    lst, _ = open_product_arrays(url)
+    lst[0] = 300.0
+    create_product(url, grid=_grid(), dates=[D0 + dt.timedelta(days=3)], provenance=PROV)
+    ds = open_product(url)
+    assert ds.sizes["time"] == 4
+    assert (ds.lst_250m.values[0] == 300.0).all() and np.isnan(ds.lst_250m.values[1:]).all()
+    assert time_index(url, D0 + dt.timedelta(days=3)) == 3
+    with pytest.raises(CubeError, match="before the first day"):
+        create_product(url, grid=_grid(), dates=[D0 - dt.timedelta(days=1)], provenance=PROV)
+    with pytest.raises(CubeError, match="not on the time axis"):
+        time_index(url, D0 + dt.timedelta(days=9))
+
+
+def test_incompatible_grid_or_model_is_refused(tmp_path: Path) -> None:
+    url = str(tmp_path / "p.zarr")
+    create_product(url, grid=_grid(), dates=[D0], provenance=PROV)
+    with pytest.raises(CubeError, match="shape"):
+        create_product(url, grid=_grid(nx=32), dates=[D0], provenance=PROV)
+    other = Provenance(model_name="other", model_sha256="fff", receptive_field_px=8,
+                       input_cube="x")
+    with pytest.raises(CubeError, match="refusing to mix"):
+        create_product(url, grid=_grid(), dates=[D0], provenance=other)
+
+
+def test_day_is_complete_only_after_its_marker(tmp_path: Path) -> None:
+    url = str(tmp_path / "p.zarr")
+    create_product(url, grid=_grid(), dates=[D0, D0 + dt.timedelta(days=1)], provenance=PROV)
+    lst, quality = open_product_arrays(url)
+    lst[0, :8, :8] = 290.0  # a crash after one chunk: data present, no marker
+    assert complete_days(url) == {}
+    assert open_product(url).attrs["complete_days"] == []
+    lst[0] = 291.0
+    quality[0] = 0
+    write_day_marker(url, D0, info={"model_sha256": "abc123"})
+    assert list(complete_days(url)) == [D0]
+    assert complete_days(url)[D0]["model_sha256"] == "abc123"
+    assert publish_complete_days(url) == [D0.isoformat()]
+    assert open_product(url).attrs["complete_days"] == [D0.isoformat()]
+    remove_day_marker(url, D0)  # an overwrite withdraws the day first
+    remove_day_marker(url, D0)  # idempotent
+    assert complete_days(url) == {}
+
+
+def test_open_missing_product_names_url(tmp_path: Path) -> None:
+    with pytest.raises(CubeError, match=r"nowhere\.zarr"):
+        open_product(str(tmp_path / "nowhere.zarr"))
