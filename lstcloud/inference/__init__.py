@@ -8,10 +8,34 @@
 
 from __future__ import annotations
 
-from lstcloud.inference.halo import HaloPlan, plan_halo, super_resolve
-from lstcloud.inference.plugin import ModelPlugin
-from lstcloud.inference.predict import PredictSummary, predict_cube
-from lstcloud.inference.quality import QualityFlag
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lstcloud.inference.halo import HaloPlan, plan_halo, super_resolve
+    from lstcloud.inference.plugin import ModelPlugin
+    from lstcloud.inference.predict import PredictSummary, predict_cube
+    from lstcloud.inference.quality import QualityFlag
+
+# Lazy exports: ``lstcloud.product`` imports ``lstcloud.inference.quality`` and
+# ``lstcloud.inference.predict`` imports ``lstcloud.product``; importing the submodules on first
+# use keeps ``import lstcloud.product`` free of a cycle.
+_EXPORTS = {
+    "HaloPlan": "halo",
+    "plan_halo": "halo",
+    "super_resolve": "halo",
+    "ModelPlugin": "plugin",
+    "PredictSummary": "predict",
+    "predict_cube": "predict",
+    "QualityFlag": "quality",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"lstcloud.inference.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'lstcloud.inference' has no attribute {name!r}")
 
 __all__ = [
     "HaloPlan",
