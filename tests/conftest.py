@@ -32,7 +32,7 @@ def shared_data() -> Path:
     path = _shared_data_dir()
     if not path.is_dir():
         if os.environ.get("CI"):
-            pytest.fail(f"LSTCLOUD_SHARED_DATA={path} is missing in CI: the real-data tests must run")
+            pytest.fail(f"LSTCLOUD_SHARED_DATA={path} is missing in CI: real-data tests must run")
         pytest.skip(f"real MODIS data not found at {path} (set LSTCLOUD_SHARED_DATA)")
     return path
 

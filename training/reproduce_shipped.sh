@@ -4,7 +4,11 @@
 # They are trained on CPU on the MODIS LST + NDVI of ../shared/data/aster_h18v04_dev (the ASTER
 # files are never read), with the configs in training/configs/, seed 0, one thread: about 10 min
 # on one core. Only model.safetensors and model.json are copied into the package; the full runs
-# (metrics.jsonl, loss_curve.png, checkpoints) stay in $WORK.
+# (metrics.jsonl, loss_curve.png, checkpoints) stay in $WORK. Then the post-processing chosen in
+# training/postprocess.yaml (the 1 km consistency correction, chosen on the Wald protocol) is
+# written into each shipped card (lstcloud.models.cnn.set_postprocess: card only, the weights
+# and their canonical SHA-256 are unchanged). Training is deterministic (seed 0, one thread), so
+# a rerun gives the same weights hash.
 #
 # usage: training/reproduce_shipped.sh [WORK_DIR]   (default: $TMPDIR/lstcloud-shipped)
 #   LSTCLOUD_SHARED_DATA   folder holding aster_h18v04_dev (default ../shared/data)
@@ -27,5 +31,20 @@ for name in $MODELS; do
   mkdir -p "$dest"
   cp "$WORK/$name/model.safetensors" "$WORK/$name/model.json" "$dest/"
   chmod 644 "$dest/model.safetensors" "$dest/model.json"
+  "$PY" - "$dest" "$name" <<'PY'
+import sys
+from pathlib import Path
+
+import yaml
+
+from lstcloud.models.cnn import set_postprocess
+
+dest, name = sys.argv[1], sys.argv[2]
+table = yaml.safe_load(Path("training/postprocess.yaml").read_text(encoding="utf-8")) or {}
+entry = table.get(name) or {}
+card = set_postprocess(dest, entry.get("postprocess"), reason=entry.get("reason"))
+print(f"   postprocess {card['postprocess']}, receptive_field_px {card['receptive_field_px']}, "
+      f"sha256 {card['sha256'][:12]}")
+PY
   echo "   shipped -> $dest"
 done

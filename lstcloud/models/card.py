@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import torch
 
 from lstcloud.errors import ConfigError
 
@@ -22,8 +25,11 @@ __all__ = [
     "CARD_SCHEMA",
     "CARD_VERSION",
     "WEIGHTS_FILE",
+    "WEIGHTS_HASH",
     "read_card",
     "sha256_file",
+    "sha256_tensors",
+    "sha256_weights",
     "software_version",
     "validate_card",
     "write_card",
@@ -32,6 +38,18 @@ __all__ = [
 CARD_FILE = "model.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_VERSION = 1
+#: ``sha256_kind`` of cards whose ``sha256`` is :func:`sha256_tensors` of the weights (cards
+#: without ``sha256_kind`` hold the SHA-256 of the ``model.safetensors`` file's bytes).
+WEIGHTS_HASH = "safetensors-tensors-v1"
+
+_POSTPROCESS = {
+    "type": ["object", "null"],
+    "properties": {
+        "consistency_correction": {"enum": ["bicubic-residual", None]},
+        "iterations": {"type": "integer", "minimum": 1},
+    },
+    "additionalProperties": False,
+}
 
 _NORMALIZATION = {
     "type": "object",
@@ -67,6 +85,8 @@ CARD_SCHEMA: dict[str, Any] = {
         "parameters": {"type": "integer", "minimum": 0},
         "receptive_field_px": {"type": "integer", "minimum": 0},
         "receptive_field_exact_px": {"type": "integer", "minimum": 0},
+        "receptive_field_network_px": {"type": "integer", "minimum": 0},
+        "postprocess": _POSTPROCESS,
         "alignment_px": {"type": "integer", "minimum": 1},
         "chunk_local": {"type": "boolean"},
         "network": {"type": "object"},
@@ -77,6 +97,7 @@ CARD_SCHEMA: dict[str, Any] = {
         "validation": {"type": ["object", "null"]},
         "software_version": {"type": "string"},
         "sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
+        "sha256_kind": {"enum": [WEIGHTS_HASH, "file"]},
         "created": {"type": "string"},
         "notes": {"type": "array", "items": {"type": "string"}},
     },
@@ -111,6 +132,53 @@ def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+_DTYPES: dict[torch.dtype, str] = {
+    torch.float64: "F64",
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+
+
+def sha256_tensors(state: Mapping[str, torch.Tensor]) -> str:
+    """Canonical SHA-256 of named tensors, independent of how a file lays them out.
+
+    For every tensor in name order (sorted by UTF-8 bytes): the name, the safetensors dtype code
+    (``F32``, ``I64`` ...), the shape, and the raw little-endian bytes of the C-contiguous data,
+    each field length-prefixed (8-byte little-endian), so no two different states share a hash
+    stream. A safetensors file's own bytes are not stable: its JSON header (metadata key order)
+    can differ between two saves of identical weights.
+    """
+    digest = hashlib.sha256(WEIGHTS_HASH.encode())
+
+    def field(data: bytes) -> None:
+        digest.update(struct.pack("<Q", len(data)))
+        digest.update(data)
+
+    for name in sorted(state, key=lambda k: k.encode("utf-8")):
+        tensor = state[name].detach().to("cpu").contiguous()
+        if tensor.dtype not in _DTYPES:
+            raise ValueError(f"tensor {name!r}: dtype {tensor.dtype} is not hashable here")
+        field(name.encode("utf-8"))
+        field(_DTYPES[tensor.dtype].encode())
+        field(",".join(str(int(d)) for d in tensor.shape).encode())
+        field(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def sha256_weights(path: str | Path) -> str:
+    """:func:`sha256_tensors` of the tensors stored in a safetensors file."""
+    from safetensors.torch import load_file
+
+    return sha256_tensors(load_file(str(path), device="cpu"))
 
 
 def validate_card(card: dict[str, Any], *, source: str = "model card") -> dict[str, Any]:

@@ -18,8 +18,11 @@ from lstcloud.models.base import FACTOR, check_pair, check_pair_tensor, default_
 from lstcloud.models.card import (
     CARD_VERSION,
     WEIGHTS_FILE,
+    WEIGHTS_HASH,
     read_card,
     sha256_file,
+    sha256_tensors,
+    sha256_weights,
     software_version,
     utc_now,
     write_card,
@@ -27,6 +30,7 @@ from lstcloud.models.card import (
 from lstcloud.models.losses import LossConfig, get_preset
 from lstcloud.models.network import ARCHITECTURE, SIFCNN, NetworkConfig, count_parameters
 from lstcloud.models.normalization import Normalization
+from lstcloud.models.postprocess import Postprocess, apply_postprocess
 from lstcloud.models.receptive_field import halo_px, measure_pipeline_receptive_field
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "measure_model_receptive_field",
     "prepare_inputs",
     "save_model",
+    "set_postprocess",
 ]
 
 #: Radius (1 km pixels) of the local NaN fill of the LST before the bicubic upsampling.
@@ -86,8 +91,13 @@ class CNNModel:
     card : mapping, optional
         A card read from ``model.json`` (overrides the fields above).
     receptive_field_px : int, optional
-        Known halo (250 m px, multiple of 8) of this architecture; measured by the gradient
-        probe on first use otherwise (a few seconds on CPU).
+        Known halo (250 m px) of this architecture's network pipeline (local NaN fill +
+        bicubic + network, *without* post-processing); measured by the gradient probe on first
+        use otherwise (a few seconds on CPU).
+    postprocess : Postprocess or mapping, optional
+        Post-processing of the network output (the card's ``postprocess`` wins when ``card``
+        has one), e.g. ``{"consistency_correction": "bicubic-residual", "iterations": 2}``.
+        It widens :attr:`receptive_field_px` by ``postprocess.reach_px()``.
     device : str or torch.device, optional
         Default: CUDA when available, else CPU.
     """
@@ -105,6 +115,7 @@ class CNNModel:
         extra: Mapping[str, Any] | None = None,
         card: Mapping[str, Any] | None = None,
         receptive_field_px: int | None = None,
+        postprocess: Postprocess | Mapping[str, Any] | None = None,
         device: str | torch.device | None = None,
     ) -> None:
         self.network = network.eval()
@@ -121,24 +132,46 @@ class CNNModel:
                 **(dict(extra) if extra else {}),
             }
         )
-        self._rf_exact: int | None = self._card.get("receptive_field_exact_px")
-        self._rf: int | None = self._card.get("receptive_field_px", receptive_field_px)
-        if self._rf is not None and self._rf % SIFCNN.multiple:
-            raise ConfigError(
-                f"receptive_field_px {self._rf} is not a multiple of {SIFCNN.multiple}"
+        if card is not None and "postprocess" in self._card:
+            postprocess = self._card["postprocess"]
+        self.postprocess = Postprocess.from_dict(postprocess)
+        # the halo of the network pipeline alone; the post-processing's reach is added to it
+        net_rf: int | None = self._card.get("receptive_field_network_px")
+        if net_rf is None and not self.postprocess.enabled:
+            net_rf = self._card.get(
+                "receptive_field_exact_px", self._card.get("receptive_field_px")
             )
+        if net_rf is None:
+            net_rf = receptive_field_px
+        halo = self._card.get("receptive_field_px", receptive_field_px)
+        for value in (halo, net_rf):
+            if value is not None and value < 0:
+                raise ConfigError(f"receptive_field_px must be >= 0, got {value}")
+        if halo is not None and halo % SIFCNN.multiple:
+            raise ConfigError(f"receptive_field_px {halo} is not a multiple of {SIFCNN.multiple}")
+        self._rf_net: int | None = net_rf
         self.device = default_device(device)
         self.network.to(self.device)
 
     # ------------------------------------------------------------------ properties
     @property
+    def receptive_field_network_px(self) -> int:
+        """Exact halo (250 m px) of the network pipeline without post-processing (measured by
+        the gradient probe on first use when not known)."""
+        if self._rf_net is None:
+            self._rf_net = measure_model_receptive_field(self)
+        return self._rf_net
+
+    @property
+    def receptive_field_exact_px(self) -> int:
+        """Exact halo (250 m px) of the whole pipeline: network + post-processing reach."""
+        return self.receptive_field_network_px + self.postprocess.reach_px(factor=FACTOR)
+
+    @property
     def receptive_field_px(self) -> int:
-        """Halo in 250 m pixels (measured by a gradient probe, rounded up to a multiple of 8)."""
-        if self._rf is None:
-            exact = measure_model_receptive_field(self)
-            self._rf_exact = exact
-            self._rf = halo_px(exact, multiple=SIFCNN.multiple)
-        return self._rf
+        """Halo in 250 m pixels: :attr:`receptive_field_exact_px` rounded up to a multiple of 8
+        (the network's pooling alignment)."""
+        return halo_px(self.receptive_field_exact_px, multiple=SIFCNN.multiple)
 
     @property
     def card(self) -> dict[str, Any]:
@@ -156,7 +189,9 @@ class CNNModel:
             "network": self.network.config.to_dict(),
             "parameters": count_parameters(self.network),
             "receptive_field_px": rf,
-            "receptive_field_exact_px": self._rf_exact if self._rf_exact is not None else rf,
+            "receptive_field_exact_px": self.receptive_field_exact_px,
+            "receptive_field_network_px": self.receptive_field_network_px,
+            "postprocess": self.postprocess.to_dict() if self.postprocess.enabled else None,
             "alignment_px": SIFCNN.multiple,
             # align_corners=True (the published code) makes the output depend on the extent
             "chunk_local": not self.network.config.align_corners,
@@ -171,8 +206,13 @@ class CNNModel:
         return self
 
     # ------------------------------------------------------------------ prediction
-    def forward_kelvin(self, lst_1km: torch.Tensor, ndvi_250m: torch.Tensor) -> torch.Tensor:
-        """Differentiable pipeline without the output NaN mask (used by the probe)."""
+    def forward_kelvin(
+        self, lst_1km: torch.Tensor, ndvi_250m: torch.Tensor, *, postprocess: bool = True
+    ) -> torch.Tensor:
+        """Differentiable pipeline without the output NaN mask (used by the probe).
+
+        ``postprocess=False`` skips :attr:`postprocess` (the bare network pipeline).
+        """
         x = prepare_inputs(lst_1km, ndvi_250m, self.normalization)
         h, w = x.shape[-2:]
         m = SIFCNN.multiple
@@ -180,7 +220,23 @@ class CNNModel:
         if pad_h or pad_w:
             x = nnf.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         z = self.network(x)[..., :h, :w]
-        return self.normalization.lst_from_z(z)
+        out = self.normalization.lst_from_z(z)
+        if postprocess and self.postprocess.enabled:
+            # the same locally filled LST the network input was built from (finite everywhere)
+            filled = ops.fill_nan_local(
+                lst_1km, radius=FILL_RADIUS_1KM, fill=self.normalization.lst_mean
+            )
+            out = apply_postprocess(self.postprocess, out, filled, factor=FACTOR)
+        return out
+
+    def with_postprocess(self, postprocess: Postprocess | Mapping[str, Any] | None) -> CNNModel:
+        """A model sharing this network with another :attr:`postprocess` (``None`` = off)."""
+        card = {k: v for k, v in self._card.items() if k not in _DERIVED_CARD_KEYS}
+        card["postprocess"] = Postprocess.from_dict(postprocess).to_dict()
+        if self._rf_net is not None:
+            card["receptive_field_network_px"] = self._rf_net
+        return CNNModel(self.network, self.normalization, name=self.name, card=card,
+                        device=self.device)
 
     def predict_tensor(self, lst_1km: torch.Tensor, ndvi_250m: torch.Tensor) -> torch.Tensor:
         """``(N, 1, h, w)`` K and ``(N, 1, 4h, 4w)`` NDVI -> ``(N, 1, 4h, 4w)`` K on the device.
@@ -235,16 +291,23 @@ class CNNModel:
 
 
 def measure_model_receptive_field(model: CNNModel, *, size_1km: int = 52) -> int:
-    """Exact halo radius (250 m px) of ``model``'s whole pipeline: the gradient probe of
-    bicubic + network, plus the reach of the local NaN fill (``FILL_RADIUS_1KM`` 1 km px)."""
+    """Exact halo radius (250 m px) of ``model``'s network pipeline: the gradient probe of
+    bicubic + network, plus the reach of the local NaN fill (``FILL_RADIUS_1KM`` 1 km px).
+    The post-processing's reach (:meth:`Postprocess.reach_px`) comes on top."""
     net = model.network
     probe_model = CNNModel(_copy_network(net), model.normalization, name=model.name, device="cpu")
 
     def pipeline(lst: torch.Tensor, ndvi: torch.Tensor) -> torch.Tensor:
-        return probe_model.forward_kelvin(lst, ndvi)
+        return probe_model.forward_kelvin(lst, ndvi, postprocess=False)
 
     measured = measure_pipeline_receptive_field(pipeline, size_1km=size_1km, factor=FACTOR)
     return measured + FACTOR * FILL_RADIUS_1KM
+
+
+#: Card keys that :attr:`CNNModel.card` derives (dropped when the post-processing changes).
+_DERIVED_CARD_KEYS = frozenset(
+    {"receptive_field_px", "receptive_field_exact_px", "receptive_field_network_px", "postprocess"}
+)
 
 
 def _copy_network(net: SIFCNN) -> SIFCNN:
@@ -281,9 +344,43 @@ def save_model(folder: str | Path, model: CNNModel, *, overwrite: bool = True) -
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.network.state_dict().items()}
     save_file(state, str(weights), metadata={"format": "pt", "architecture": ARCHITECTURE})
     card = model.card
-    card["sha256"] = sha256_file(weights)
+    card["sha256"] = sha256_weights(weights)  # canonical: stable across identical saves
+    card["sha256_kind"] = WEIGHTS_HASH
     write_card(folder, card)
     return folder
+
+
+def set_postprocess(
+    folder: str | Path,
+    postprocess: Postprocess | Mapping[str, Any] | None,
+    *,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Switch the post-processing of a saved model folder (rewrites its card; the weights are
+    unchanged) and return the new card.
+
+    The card's ``receptive_field_px`` follows (the network's halo plus the correction's reach),
+    and a note starting ``postprocess:`` says what is switched on and, with ``reason``, why.
+    """
+    model = load_cnn(folder, device="cpu")
+    updated = model.with_postprocess(postprocess)
+    pp = updated.postprocess
+    note = (
+        f"postprocess: {pp.consistency_correction} consistency correction, {pp.iterations} "
+        f"iteration(s) (receptive_field_px {updated.receptive_field_px})"
+        if pp.enabled
+        else "postprocess: none"
+    )
+    if reason:
+        note = f"{note}: {reason}"
+    card = updated.card
+    card["notes"] = [n for n in card.get("notes", []) if not n.startswith("postprocess:")]
+    card["notes"].append(note)
+    if card.get("sha256_kind") != WEIGHTS_HASH:
+        card["sha256"] = sha256_weights(Path(folder) / WEIGHTS_FILE)
+        card["sha256_kind"] = WEIGHTS_HASH
+    write_card(folder, card)
+    return card
 
 
 def load_cnn(
@@ -303,13 +400,21 @@ def load_cnn(
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise ConfigError(f"model folder {folder} has no {WEIGHTS_FILE}")
-    if verify and sha256_file(weights) != card["sha256"]:
-        raise ConfigError(f"{weights}: SHA-256 does not match model.json (corrupt or replaced)")
     network = SIFCNN(NetworkConfig.from_dict(card["network"]))
     try:
         state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError) as exc:
+        raise ConfigError(f"{weights}: not a readable safetensors file: {exc}") from None
+    if verify:
+        kind = card.get("sha256_kind", "file")
+        digest = sha256_tensors(state) if kind == WEIGHTS_HASH else sha256_file(weights)
+        if digest != card["sha256"]:
+            raise ConfigError(
+                f"{weights}: SHA-256 ({kind}) does not match model.json (corrupt or replaced)"
+            )
+    try:
         network.load_state_dict(state, strict=True)
-    except (SafetensorError, RuntimeError, OSError) as exc:
+    except RuntimeError as exc:
         raise ConfigError(
             f"{weights}: weights do not load into the card's network: {exc}"
         ) from None

@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 import lstcloud
 from lstcloud.errors import ConfigError
 from lstcloud.models import CNNModel, load_model, prepare_inputs, save_model
-from lstcloud.models.card import sha256_file
+from lstcloud.models.card import sha256_weights
 
 from .conftest import NORM, random_network, scene
 
@@ -91,7 +91,8 @@ def test_save_load_round_trip(model: CNNModel, tmp_path: Path) -> None:
     folder = save_model(tmp_path / "m", model)
     assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.safetensors"]
     card = json.loads((folder / "model.json").read_text())
-    assert card["sha256"] == sha256_file(folder / "model.safetensors")
+    assert card["sha256"] == sha256_weights(folder / "model.safetensors")
+    assert card["sha256_kind"] == "safetensors-tensors-v1"
     assert card["parameters"] == 282_705 and card["receptive_field_px"] == RF
     assert card["normalization"] == NORM.to_dict()
     assert card["loss"]["preset"] == "sif-cnn-sr2" and card["loss"]["texture_weight"] == 0.1
@@ -118,7 +119,7 @@ def test_tampered_or_mismatched_weights_are_refused(model: CNNModel, tmp_path: P
     state.pop("head.bias")
     save_file(state, str(weights))
     card = json.loads((folder / "model.json").read_text())
-    card["sha256"] = sha256_file(weights)
+    card["sha256"] = sha256_weights(weights)
     (folder / "model.json").write_text(json.dumps(card))
     with pytest.raises(ConfigError, match="do not load"):
         load_model(folder)

@@ -6,10 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from lstcloud.models import load_model
+from lstcloud.models.card import sha256_weights
 from lstcloud.models.registry import shipped_models_dir
 from lstcloud.training import DevFolderPairs
+
+POSTPROCESS = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "training" / "postprocess.yaml").read_text("utf-8")
+)
 
 SHIPPED = (
     "sif-cnn-sr1", "sif-cnn-sr2", "sc-unet", "sif-cnn-sr1-published", "sif-cnn-sr2-published",
@@ -34,6 +40,19 @@ def test_shipped_model_folder(name: str) -> None:
     assert card["training"]["wall_time_s"] > 0 and card["training"]["steps"] > 0
     assert np.isfinite(card["training"]["final_train_loss"])
     assert {"val_loss", "wald_rmse_K", "wald_rmse_bicubic_K"} <= set(card["validation"])
+    # canonical weights hash, and the post-processing as training/postprocess.yaml says
+    assert card["sha256_kind"] == "safetensors-tensors-v1"
+    assert card["sha256"] == sha256_weights(weights)
+    entry = POSTPROCESS[name]
+    assert card["postprocess"] == entry["postprocess"]
+    assert any(n.startswith("postprocess:") and entry["reason"] in n for n in card["notes"])
+    reach = 8 * entry["postprocess"]["iterations"] if entry["postprocess"] else 0
+    assert card["receptive_field_px"] == card["receptive_field_network_px"] + reach
+
+
+def test_the_deck_sr1_is_consistency_corrected() -> None:
+    assert POSTPROCESS["sif-cnn-sr1"]["postprocess"] == {
+        "consistency_correction": "bicubic-residual", "iterations": 1}
 
 
 @pytest.mark.shared_data
@@ -46,5 +65,11 @@ def test_shipped_model_predicts_plausible_lst(name: str, aster_dev: Path) -> Non
     assert out.shape == (256, 256) and np.isfinite(out).all()
     # the 1 km means are kept to within a few kelvin (SIF consistency / scale consistency)
     coarse = out.reshape(64, 4, 64, 4).mean(axis=(1, 3))
-    assert float(np.sqrt(np.mean((coarse - scene.lst_1km) ** 2))) < 4.0
+    drift = float(np.sqrt(np.mean((coarse - scene.lst_1km) ** 2)))
+    assert drift < 4.0
+    if model.card["postprocess"]:  # corrected: the 1 km means are kept far more closely
+        plain = model.with_postprocess(None).predict(scene.lst_1km, scene.ndvi_250m)
+        coarse = plain.reshape(64, 4, 64, 4).mean(axis=(1, 3))
+        plain_drift = float(np.sqrt(np.mean((coarse - scene.lst_1km) ** 2)))
+        assert drift < 0.5 and drift < 0.25 * plain_drift
     assert out.std() > 0.5 * scene.lst_1km.std()

@@ -1,0 +1,171 @@
+"""Post-processing of a network's 250 m output: the 1 km consistency correction.
+
+The residual-correction step of TsHARP / DMS, applied after the network:
+
+    r_k     = LST_1km - M(T_k)          (M: 4x4 block mean, the 1 km residual)
+    T_{k+1} = T_k + U(r_k)              (U: bicubic upsampling x4, a = -0.75)
+
+``M(U(r))`` is a low-pass of ``r`` (gain 1 at zero frequency, 0.41 at the 2-D Nyquist
+frequency), so each iteration multiplies every frequency of the residual by ``1 - gain``: a
+smooth drift of the 1 km means is removed in one iteration, a pixel-scale (checkerboard)
+residual shrinks by 0.59 per iteration. After it, ``M(T) ~= LST_1km``: the output keeps the
+1 km means of its input by construction (the consistency that the deck's SR1 preset weights
+only 0.01 in its loss).
+
+The correction is local: an iteration reads the residual within 2 pixels at 1 km (the bicubic
+support), so it widens the receptive field of the pipeline by :data:`REACH_1KM_PER_ITERATION`
+1 km pixels (8 px at 250 m) per iteration, and it acts on whole 1 km blocks, so the pooling
+alignment of the network (8 px at 250 m) is unchanged. Chunked inference with the widened halo
+equals whole-array inference.
+
+NaN policy: the residual is taken against the *locally filled* 1 km LST that the network's input
+was built from (``ops.fill_nan_local``), so the residual is finite everywhere and valid pixels
+next to a cloud are corrected with a local value; output pixels under a NaN 1 km pixel are NaN
+anyway (the model masks them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch.nn import functional as nnf
+
+from lstcloud import ops
+from lstcloud.errors import ConfigError
+
+__all__ = [
+    "CONSISTENCY_CORRECTIONS",
+    "MAX_ITERATIONS",
+    "REACH_1KM_PER_ITERATION",
+    "Postprocess",
+    "apply_postprocess",
+    "block_mean",
+    "consistency_correct",
+]
+
+#: Known consistency corrections (``None`` = off).
+CONSISTENCY_CORRECTIONS: tuple[str, ...] = ("bicubic-residual",)
+#: Upper bound of ``iterations`` (each one widens the halo by 8 px at 250 m).
+MAX_ITERATIONS = 8
+#: Receptive-field growth per iteration, in 1 km pixels: the bicubic kernel's support.
+REACH_1KM_PER_ITERATION = 2
+
+
+@dataclass(frozen=True)
+class Postprocess:
+    """What a model does to the network output (the card's ``postprocess`` section).
+
+    Attributes
+    ----------
+    consistency_correction : {"bicubic-residual"} or None
+        ``"bicubic-residual"``: add the bicubically upsampled 1 km residual
+        ``LST_1km - blockmean4(T)`` to the output, ``iterations`` times. ``None``: off.
+    iterations : int
+        Number of correction steps (1 .. :data:`MAX_ITERATIONS`).
+    """
+
+    consistency_correction: str | None = None
+    iterations: int = 2
+
+    def __post_init__(self) -> None:
+        if (
+            self.consistency_correction is not None
+            and self.consistency_correction not in CONSISTENCY_CORRECTIONS
+        ):
+            raise ConfigError(
+                f"postprocess.consistency_correction {self.consistency_correction!r} is not one "
+                f"of {', '.join(CONSISTENCY_CORRECTIONS)} (or null)"
+            )
+        if (
+            not isinstance(self.iterations, int)
+            or isinstance(self.iterations, bool)
+            or not 1 <= self.iterations <= MAX_ITERATIONS
+        ):
+            raise ConfigError(
+                f"postprocess.iterations must be an integer in 1..{MAX_ITERATIONS}, "
+                f"got {self.iterations!r}"
+            )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any post-processing runs."""
+        return self.consistency_correction is not None
+
+    def reach_px(self, *, factor: int = 4) -> int:
+        """Receptive-field growth in fine (250 m) pixels: 0 when off."""
+        if not self.enabled:
+            return 0
+        return factor * REACH_1KM_PER_ITERATION * self.iterations
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card's ``postprocess`` section."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | Postprocess | None) -> Postprocess:
+        """From a card section (``None`` or ``{}`` = off); unknown keys raise ``ConfigError``."""
+        if data is None:
+            return cls()
+        if isinstance(data, Postprocess):
+            return data
+        unknown = set(data) - {"consistency_correction", "iterations"}
+        if unknown:
+            raise ConfigError(f"postprocess: unknown field(s) {', '.join(sorted(unknown))}")
+        return cls(**dict(data))
+
+
+def block_mean(x: torch.Tensor, *, factor: int = 4) -> torch.Tensor:
+    """``factor x factor`` block mean of ``(N, C, H, W)`` (``H``, ``W`` multiples of factor)."""
+    return nnf.avg_pool2d(x, factor)
+
+
+def consistency_correct(
+    fine: torch.Tensor,
+    coarse: torch.Tensor,
+    *,
+    iterations: int = 2,
+    factor: int = 4,
+) -> torch.Tensor:
+    """Make the block means of ``fine`` match ``coarse`` by iterated bicubic residual correction.
+
+    Parameters
+    ----------
+    fine : torch.Tensor
+        ``(N, 1, f h, f w)`` network output (K), finite.
+    coarse : torch.Tensor
+        ``(N, 1, h, w)`` 1 km LST (K), finite (fill NaN locally first).
+    iterations : int
+        Correction steps; the residual's frequency ``nu`` shrinks by ``(1 - g(nu))`` per step,
+        ``g`` the gain of ``blockmean(bicubic(.))`` (1 at DC, 0.41 at the 2-D Nyquist frequency).
+    factor : int
+        Resolution ratio.
+
+    Returns
+    -------
+    torch.Tensor
+        The corrected ``(N, 1, f h, f w)`` field.
+    """
+    if fine.shape[-2:] != (coarse.shape[-2] * factor, coarse.shape[-1] * factor):
+        raise ConfigError(
+            f"fine shape {tuple(fine.shape)} is not {factor}x the coarse shape "
+            f"{tuple(coarse.shape)}"
+        )
+    out = fine
+    for _ in range(iterations):
+        residual = coarse - block_mean(out, factor=factor)
+        out = out + ops.upsample_bicubic(residual, factor=factor)
+    return out
+
+
+def apply_postprocess(
+    postprocess: Postprocess, fine: torch.Tensor, coarse_filled: torch.Tensor, *, factor: int = 4
+) -> torch.Tensor:
+    """Run ``postprocess`` on a network output (identity when it is off)."""
+    if postprocess.consistency_correction == "bicubic-residual":
+        return consistency_correct(
+            fine, coarse_filled, iterations=postprocess.iterations, factor=factor
+        )
+    return fine

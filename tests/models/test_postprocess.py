@@ -1,0 +1,159 @@
+"""The 1 km consistency correction: block means, locality / receptive field, chunking, cards."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lstcloud.errors import ConfigError
+from lstcloud.models import CNNModel, load_model, save_model
+from lstcloud.models.cnn import FILL_RADIUS_1KM, set_postprocess
+from lstcloud.models.postprocess import Postprocess, block_mean, consistency_correct
+from lstcloud.models.receptive_field import measure_pipeline_receptive_field
+
+from .conftest import NORM, random_network, scene
+
+RF = 88  # the default architecture's network halo (test_receptive_field measures it)
+CORRECTION = {"consistency_correction": "bicubic-residual", "iterations": 3}
+
+
+def _block_means(out: np.ndarray) -> np.ndarray:
+    h, w = out.shape[0] // 4, out.shape[1] // 4
+    return out.reshape(h, 4, w, 4).mean(axis=(1, 3))
+
+
+@pytest.fixture(scope="module")
+def corrected() -> CNNModel:
+    return CNNModel(random_network(7), NORM, name="test-corrected", receptive_field_px=RF,
+                    postprocess=CORRECTION, device="cpu")
+
+
+def test_each_iteration_shrinks_the_residual_on_random_data() -> None:
+    gen = torch.Generator().manual_seed(0)
+    coarse = 290.0 + 20.0 * torch.rand(1, 1, 32, 40, generator=gen, dtype=torch.float64)
+    fine = 300.0 + 10.0 * torch.randn(1, 1, 128, 160, generator=gen, dtype=torch.float64)
+    errors = []
+    for k in range(9):
+        out = consistency_correct(fine, coarse, iterations=k)
+        errors.append(float((block_mean(out) - coarse).abs().max()))
+    assert all(b < 0.7 * a for a, b in itertools.pairwise(errors)), errors
+    assert errors[0] > 10.0 and errors[8] < 0.02 * errors[0]
+    # a smooth drift of the 1 km means (here a constant offset) goes in one iteration, exactly
+    drift = consistency_correct(coarse.repeat_interleave(4, 2).repeat_interleave(4, 3) + 2.5,
+                                coarse, iterations=1)
+    torch.testing.assert_close(block_mean(drift), coarse, atol=1e-9, rtol=0)
+    with pytest.raises(ConfigError, match="4x"):
+        consistency_correct(fine[..., :-4], coarse)
+
+
+def test_corrected_model_keeps_the_1km_means(corrected: CNNModel) -> None:
+    rng = np.random.default_rng(1)
+    lst = rng.uniform(270.0, 320.0, (24, 28)).astype(np.float32)
+    ndvi = rng.uniform(0.0, 0.9, (96, 112)).astype(np.float32)
+    lst[10:13, 5:9] = np.nan  # a cloud: the rest stays consistent
+    plain = corrected.with_postprocess(None).predict(lst, ndvi)
+    valid = np.isfinite(lst)
+    drift = np.abs(_block_means(plain) - lst)[valid]
+    err = {k: np.abs(_block_means(corrected.with_postprocess(
+        {"consistency_correction": "bicubic-residual", "iterations": k}).predict(lst, ndvi))
+        - lst)[valid] for k in (1, 3, 8)}
+    assert drift.max() > 5.0  # the random network drifts far from its input
+    assert err[1].max() < drift.max() and err[3].max() < err[1].max()
+    assert err[8].max() < 0.05 * drift.max() and np.sqrt(np.mean(err[8] ** 2)) < 0.2
+    out = corrected.predict(lst, ndvi)
+    invalid = np.repeat(np.repeat(~valid, 4, 0), 4, 1)
+    assert np.isnan(out[invalid]).all() and np.isfinite(out[~invalid]).all()
+
+
+@pytest.mark.parametrize("tile", [8, 14])
+def test_corrected_tiled_prediction_equals_whole_scene(corrected: CNNModel, tile: int) -> None:
+    lst, ndvi = scene(56, 44, seed=4)
+    lst[7:11, 12:16] = np.nan  # clouds across tile edges
+    lst[27:29, 40:44] = np.nan
+    whole = corrected.predict(lst, ndvi, tile_1km=1000)
+    tiled = corrected.predict(lst, ndvi, tile_1km=tile)
+    np.testing.assert_allclose(tiled, whole, atol=1e-4, equal_nan=True)
+
+
+def test_receptive_field_grows_by_the_bicubic_support(corrected: CNNModel) -> None:
+    assert corrected.receptive_field_network_px == RF
+    assert corrected.receptive_field_exact_px == RF + 3 * 8
+    assert corrected.receptive_field_px == 112 and corrected.card["alignment_px"] == 8
+    card = corrected.card
+    assert card["postprocess"] == CORRECTION and card["receptive_field_px"] == 112
+    assert card["receptive_field_network_px"] == RF
+    off = corrected.with_postprocess(None)
+    assert off.receptive_field_px == RF and off.card["postprocess"] is None
+
+
+@pytest.mark.slow
+def test_probe_and_perturbations_match_the_declared_field() -> None:
+    # the network's own halo (88 px) is measured by test_receptive_field; here the probe runs
+    # on the whole pipeline, correction included
+    model = CNNModel(random_network(3), NORM, name="probe", device="cpu", receptive_field_px=RF,
+                     postprocess={"consistency_correction": "bicubic-residual", "iterations": 2})
+    net_exact = model.receptive_field_network_px
+
+    def pipeline(lst: torch.Tensor, ndvi: torch.Tensor) -> torch.Tensor:
+        return model.forward_kelvin(lst, ndvi)
+
+    measured = measure_pipeline_receptive_field(pipeline, size_1km=64) + 4 * FILL_RADIUS_1KM
+    assert measured == net_exact + 16 == model.receptive_field_exact_px
+    # an LST pixel just outside the field changes nothing at the centre, a near one does (farther
+    # influences of the correction exist (the probe) but vanish below float32 rounding)
+    exact = model.receptive_field_exact_px
+    lst, ndvi = scene(64, 64, seed=5)
+    centre = 4 * 32 + 1
+    base = model.predict(lst, ndvi)[centre, centre]
+    far = lst.copy()
+    far[32 - exact // 4 - 1, 32] += 10.0  # phase 1: the bicubic taps reach 2 blocks upwards
+    assert model.predict(far, ndvi)[centre, centre] == base
+    near = lst.copy()
+    near[32 - 2, 32] += 10.0
+    assert model.predict(near, ndvi)[centre, centre] != base
+
+
+def test_card_round_trip_and_set_postprocess(tmp_path: Path) -> None:
+    plain = CNNModel(random_network(2), NORM, name="m", loss="sif-cnn-sr1",
+                     training_data={"source": "unit test"}, validation={},
+                     receptive_field_px=RF, device="cpu")
+    folder = save_model(tmp_path / "m", plain)
+    before = json.loads((folder / "model.json").read_text())
+    assert before["postprocess"] is None and before["receptive_field_px"] == RF
+    lst, ndvi = scene(16, 16, seed=8)
+    card = set_postprocess(folder, CORRECTION)
+    assert card["postprocess"] == CORRECTION and card["receptive_field_px"] == 112
+    assert card["sha256"] == before["sha256"]  # the weights are untouched
+    assert any(n.startswith("postprocess: bicubic-residual") for n in card["notes"])
+    loaded = load_model(folder, device="cpu")
+    assert isinstance(loaded, CNNModel) and loaded.postprocess == Postprocess(**CORRECTION)
+    assert loaded.receptive_field_px == 112 and loaded.card["postprocess"] == CORRECTION
+    np.testing.assert_array_equal(loaded.predict(lst, ndvi),
+                                  plain.with_postprocess(CORRECTION).predict(lst, ndvi))
+    assert not np.array_equal(loaded.predict(lst, ndvi), plain.predict(lst, ndvi))
+    # switching it off again restores the plain model and its halo
+    set_postprocess(folder, None)
+    off = load_model(folder, device="cpu")
+    assert off.receptive_field_px == RF
+    np.testing.assert_array_equal(off.predict(lst, ndvi), plain.predict(lst, ndvi))
+
+
+def test_bad_postprocess_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="consistency_correction"):
+        Postprocess(consistency_correction="nearest-residual")
+    with pytest.raises(ConfigError, match="iterations"):
+        Postprocess(consistency_correction="bicubic-residual", iterations=0)
+    with pytest.raises(ConfigError, match="unknown field"):
+        Postprocess.from_dict({"consistency_correction": None, "steps": 2})
+    folder = save_model(tmp_path / "m", CNNModel(random_network(0), NORM, receptive_field_px=RF,
+                                                 device="cpu"))
+    card = json.loads((folder / "model.json").read_text())
+    card["postprocess"] = {"consistency_correction": "magic"}
+    (folder / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ConfigError, match="postprocess"):
+        load_model(folder)
