@@ -209,10 +209,11 @@ def cube_layout(url: str, *, storage_options: dict[str, Any] | None = None) -> C
 
 # ---------------------------------------------------------------------- create / extend
 def _compressors() -> tuple[Any, ...]:
-    """Blosc-zstd with byte shuffle: ~15 % smaller than plain zstd on float32 LST/NDVI, as fast."""
+    """Blosc-zstd level 1 with byte shuffle: ~15 % smaller than plain zstd on float32 LST/NDVI;
+    level 3 costs ~50 % more write time for ~1 % less storage (measured on a 4800x4800 tile)."""
     from zarr.codecs import BloscCodec
 
-    return (BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),)
+    return (BloscCodec(cname="zstd", clevel=1, shuffle="shuffle"),)
 
 
 def _template(

@@ -279,6 +279,15 @@ def decode_qc(qc: Any, scheme: str) -> dict[str, np.ndarray]:
 
 
 def _isin(values: np.ndarray, allowed: tuple[int, ...]) -> np.ndarray:
+    """``np.isin`` for small non-negative integer codes through a lookup table (~10x faster on a
+    4800x4800 tile than ``np.isin``, which sorts)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "ui" and values.size:
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 and high < (1 << 16):
+            lut = np.zeros(high + 1, dtype=bool)
+            lut[[a for a in allowed if 0 <= a <= high]] = True
+            return lut[values]
     return np.isin(values, np.asarray(allowed, dtype=values.dtype))
 
 

@@ -55,11 +55,17 @@ def ndvi_from_reflectance(red: Any, nir: Any) -> np.ndarray:
     nir = np.asarray(nir, dtype=np.float32)
     if red.shape != nir.shape:
         raise ValueError(f"red {red.shape} and nir {nir.shape} differ in shape")
-    total = nir + red
+    # in place, few temporaries: this runs on 23 M pixels per 250 m tile
+    total = np.add(nir, red)
+    ndvi = np.subtract(nir, red)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ndvi = (nir - red) / total
-    ndvi[~(total > 0) | ~(np.abs(ndvi) <= 1.0)] = np.nan
-    return ndvi.astype(np.float32, copy=False)
+        np.divide(ndvi, total, out=ndvi)
+        bad = np.less_equal(total, 0)
+        bad |= np.isnan(total)
+        np.abs(ndvi, out=total)  # reuse the buffer: |ndvi|
+        bad |= ~np.less_equal(total, 1.0)
+    ndvi[bad] = np.nan
+    return ndvi
 
 
 def resolve_variables(product: ProductSpec, variables: Iterable[str] | None) -> tuple[str, ...]:
