@@ -63,7 +63,8 @@ def _batch(batch: int, patch: int) -> dict[str, torch.Tensor]:
         ds = DevFolderPairs(shared, patch_1km=patch, patches_per_epoch=batch, seed=0)
         items = [ds[i] for i in range(batch)]
         print(f"training batch: {batch} real patches from {shared}")
-        return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+        keys = ("lst_1km", "ndvi_250m")  # not the per-item draw counters
+        return {k: torch.stack([it[k] for it in items]) for k in keys}
     print("training batch: random data (development pairs not found)")
     return {
         "lst_1km": 300 + 5 * torch.randn(batch, 1, patch, patch),

@@ -28,6 +28,7 @@ from lstcloud.errors import ConfigError
 
 __all__ = [
     "DEGRADATIONS",
+    "MIN_NORMALISER",
     "SOBEL_KERNELS",
     "degrade",
     "degrade_np",
@@ -284,6 +285,11 @@ def upsample_bicubic_np(a: np.ndarray, *, factor: int = 4) -> np.ndarray:
     return _from_nchw(out, lead)
 
 
+#: Smallest normaliser :func:`degrade_np` divides by (the operator's weight on valid pixels;
+#: 1 when the whole neighbourhood is valid, >= ~0.02 when one pixel of the block is).
+MIN_NORMALISER = 1e-3
+
+
 def degrade_np(
     a: np.ndarray,
     *,
@@ -296,7 +302,11 @@ def degrade_np(
 
     NaN pixels are left out by normalised filtering (the same operator applied to the validity
     mask divides the result), and a coarse pixel is NaN when less than ``min_valid`` of its
-    ``factor x factor`` block is valid (``1.0``: any NaN in the block makes it NaN).
+    ``factor x factor`` block is valid (``1.0``: any NaN in the block makes it NaN). A coarse
+    pixel is also NaN when the normaliser (the operator's weight on valid pixels, 1 for a
+    fully valid neighbourhood) is ``<=`` :data:`MIN_NORMALISER`: the Gaussian H's bicubic
+    decimation has negative taps, so with few valid pixels the normaliser can be tiny or
+    negative and the quotient meaningless.
     """
     arr = np.asarray(a, dtype=np.float32)
     valid = np.isfinite(arr)
@@ -308,7 +318,7 @@ def degrade_np(
         if method == "l4":
             num = degrade(values.double() ** 4, method="mean", factor=factor)
             den = degrade(weights.double(), method="mean", factor=factor)
-            out = (num / den.clamp_min(1e-12)) ** 0.25
+            out = (num / den.clamp_min(MIN_NORMALISER)) ** 0.25
         else:
             num = degrade(
                 values.double(), method=method, factor=factor, mtf_at_nyquist=mtf_at_nyquist
@@ -316,7 +326,8 @@ def degrade_np(
             den = degrade(
                 weights.double(), method=method, factor=factor, mtf_at_nyquist=mtf_at_nyquist
             )
-            out = num / den.clamp_min(1e-12)
+            out = num / den.clamp_min(MIN_NORMALISER)
         fraction = nnf.avg_pool2d(weights.double(), factor)
-        out = torch.where(fraction >= min_valid - 1e-9, out, torch.nan)
+        keep = (fraction >= min_valid - 1e-9) & (den > MIN_NORMALISER)
+        out = torch.where(keep, out, torch.nan)
     return _from_nchw(out.float(), lead)

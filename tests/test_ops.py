@@ -202,3 +202,62 @@ def test_upsample_bicubic_np_nan_is_local() -> None:
     far[(8 - 4) * 4:(8 + 5) * 4, (8 - 4) * 4:(8 + 5) * 4] = False
     np.testing.assert_array_equal(out[far], ref[far])
     assert math.isfinite(float(out[31, 31]))
+
+
+def _degrade_weights(size: int = 64, block: tuple[int, int] = (8, 8)) -> np.ndarray:
+    """Weight of every fine pixel on one coarse pixel of the Gaussian H (impulse responses)."""
+    weights = np.zeros((size, size))
+    for y in range(size):
+        for x in range(size):
+            delta = torch.zeros(1, 1, size, size, dtype=torch.float64)
+            delta[0, 0, y, x] = 1.0
+            weights[y, x] = float(ops.degrade(delta, method="gaussian")[0, 0][block])
+    return weights
+
+
+def test_degrade_np_never_divides_by_a_tiny_or_negative_normaliser() -> None:
+    weights = _degrade_weights()
+    assert weights.min() < 0 < weights.max()  # the bicubic decimation's negative taps
+    # a coarse pixel whose only valid pixels sit where the weights are tiny or negative
+    far = np.unravel_index(np.argmin(weights), weights.shape)
+    near = (far[0] + (1 if far[0] < 32 else -1), far[1])
+    img = np.full((64, 64), np.nan, np.float32)
+    img[far], img[near] = 250.0, 330.0
+    assert abs(weights[far] + weights[near]) < ops.MIN_NORMALISER
+    with np.errstate(all="ignore"):
+        out = ops.degrade_np(img, method="gaussian", min_valid=0.0)
+    assert np.isnan(out[8, 8])  # no value extrapolated from a ~0 normaliser
+    finite = out[np.isfinite(out)]
+    assert finite.size and finite.min() >= 250.0 - 1.0 and finite.max() <= 330.0 + 1.0
+    # sparse random validity at a lenient min_valid: every output is (near) a weighted mean
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        img = (300 + 5 * rng.standard_normal((32, 32))).astype(np.float32)
+        img[rng.random((32, 32)) > rng.uniform(0.02, 0.3)] = np.nan
+        lo, hi = np.nanmin(img), np.nanmax(img)
+        for method in ("gaussian", "mean", "l4"):
+            out = ops.degrade_np(img, method=method, min_valid=0.0)
+            finite = out[np.isfinite(out)]
+            assert finite.min() >= lo - 0.5 and finite.max() <= hi + 0.5, method
+    # no block value is ever invented from nothing (the old 0 K of a fully invalid block)
+    empty = np.full((8, 8), np.nan, np.float32)
+    empty[:4, :4] = 300.0
+    for method in ("gaussian", "mean", "l4"):
+        out = ops.degrade_np(empty, method=method, min_valid=0.0)
+        assert out[0, 0] == pytest.approx(300.0, abs=1e-3)
+        if method != "gaussian":  # the Gaussian reaches across blocks
+            assert np.isnan(out[1, 1])
+
+
+def test_degrade_np_full_validity_is_unchanged_by_the_guard() -> None:
+    rng = np.random.default_rng(1)
+    img = (290 + 10 * rng.random((32, 48))).astype(np.float32)
+    img[5:9, 20:30] = np.nan
+    for method in ("gaussian", "mean", "l4"):
+        out = ops.degrade_np(img, method=method)
+        ref = ops.degrade(torch.from_numpy(np.nan_to_num(img, nan=0.0))[None, None].double(),
+                          method="mean" if method == "l4" else method)[0, 0].numpy()
+        ok = np.isfinite(out)
+        assert ok.sum() >= out.size - 12
+        if method == "mean":
+            np.testing.assert_allclose(out[ok], ref[ok], rtol=1e-6)

@@ -162,6 +162,8 @@ def evaluate_aster(
         extra_keys=("ssim_bbox",),
     )
     for sample in samples:
+        if sample.aster is None:
+            raise ConfigError(f"sample {sample.name}: read without its ASTER file (with_aster)")
         lst = sample.lst_1km.data
         ndvi = fill_nearest(sample.ndvi_250m.data)
         aster_mask = aster_valid_mask(sample.aster.data, config=config)

@@ -98,7 +98,8 @@ class DevSample:
         NDVI window does not reach.
     aster
         ASTER kinetic temperature in K (file value x 0.1), fill values kept as they are
-        (0 and 200 K); masking is the ASTER protocol's job.
+        (0 and 200 K); masking is the ASTER protocol's job. ``None`` when read with
+        ``with_aster=False`` (the Wald protocol never opens the ASTER file).
     ndvi_offset_px
         (row, col) offset of the NDVI window in 250 m pixels from the LST window's corner.
     """
@@ -106,7 +107,7 @@ class DevSample:
     name: str
     lst_1km: GeoRaster
     ndvi_250m: GeoRaster
-    aster: GeoRaster
+    aster: GeoRaster | None
     ndvi_offset_px: tuple[float, float]
 
 
@@ -238,22 +239,29 @@ def list_dev_samples(root: str | Path) -> list[str]:
     return sorted(d.name for d in root.iterdir() if d.is_dir() and (d / LST_FILE).is_file())
 
 
-def read_dev_sample(folder: str | Path, *, factor: int = 4) -> DevSample:
-    """Read one triplet folder, aligning the NDVI onto the LST grid / ``factor``."""
+def read_dev_sample(
+    folder: str | Path, *, factor: int = 4, with_aster: bool = True
+) -> DevSample:
+    """Read one triplet folder, aligning the NDVI onto the LST grid / ``factor``.
+
+    ``with_aster=False`` opens only the two MODIS files (``aster`` is then ``None``).
+    """
     folder = Path(folder)
     lst = read_raster(folder / LST_FILE)
     ndvi_raw = read_raster(folder / NDVI_FILE)
-    aster_raw = read_raster(folder / ASTER_FILE)
     transform, shape = fine_grid(lst.transform, lst.shape, factor)
     offset = _pixel_offset(ndvi_raw.transform, transform)
     if not np.allclose(offset, np.round(offset), atol=1e-3):
         log.warning("%s: NDVI window offset %s is not whole 250 m pixels", folder, offset)
     ndvi = align_to_grid(ndvi_raw, transform=transform, shape=shape, crs=lst.crs)
-    aster = GeoRaster(
-        data=aster_raw.data * np.float32(ASTER_SCALE_K),
-        transform=aster_raw.transform,
-        crs=aster_raw.crs,
-    )
+    aster = None
+    if with_aster:
+        aster_raw = read_raster(folder / ASTER_FILE)
+        aster = GeoRaster(
+            data=aster_raw.data * np.float32(ASTER_SCALE_K),
+            transform=aster_raw.transform,
+            crs=aster_raw.crs,
+        )
     return DevSample(
         name=folder.name,
         lst_1km=lst,
@@ -269,12 +277,13 @@ def iter_dev_samples(
     names: Sequence[str] | None = None,
     limit: int | None = None,
     factor: int = 4,
+    with_aster: bool = True,
 ) -> Iterator[DevSample]:
     """Yield the triplets of an ``aster-dev`` folder (optionally a subset, see
-    :func:`select_subset`)."""
+    :func:`select_subset`); ``with_aster=False`` leaves the ASTER files unopened."""
     root = Path(root)
     for name in select_subset(list_dev_samples(root), names=names, limit=limit):
-        yield read_dev_sample(root / name, factor=factor)
+        yield read_dev_sample(root / name, factor=factor, with_aster=with_aster)
 
 
 def list_mod11a1_patches(root: str | Path) -> list[str]:

@@ -99,12 +99,12 @@ def wald_samples(
 ) -> tuple[Iterator[WaldSample], bool]:
     """Wald inputs from a data folder of either layout, and whether they carry NDVI.
 
-    ``aster-dev`` folders give LST + NDVI (on the LST grid / 4, by geotransform);
-    ``mod11a1-patches`` folders give LST only (``band`` day or night).
+    ``aster-dev`` folders give LST + NDVI (on the LST grid / 4, by geotransform; the ASTER
+    files are not opened); ``mod11a1-patches`` folders give LST only (``band`` day or night).
     """
     layout = detect_layout(root)
     if layout == "aster-dev":
-        dev = iter_dev_samples(root, names=names, limit=limit)
+        dev = iter_dev_samples(root, names=names, limit=limit, with_aster=False)
         return (
             (WaldSample(s.name, s.lst_1km.data, s.ndvi_250m.data) for s in dev),
             True,

@@ -47,6 +47,7 @@ _POSTPROCESS = {
     "properties": {
         "consistency_correction": {"enum": ["bicubic-residual", None]},
         "iterations": {"type": "integer", "minimum": 1},
+        "detail_gain": {"type": "number", "minimum": 0},
     },
     "additionalProperties": False,
 }
@@ -95,6 +96,7 @@ CARD_SCHEMA: dict[str, Any] = {
         "loss": {"type": ["object", "null"]},
         "training_data": {"type": ["object", "null"]},
         "validation": {"type": ["object", "null"]},
+        "validation_as_shipped": {"type": ["object", "null"]},
         "software_version": {"type": "string"},
         "sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
         "sha256_kind": {"enum": [WEIGHTS_HASH, "file"]},

@@ -137,7 +137,7 @@ class CNNModel:
         self.postprocess = Postprocess.from_dict(postprocess)
         # the halo of the network pipeline alone; the post-processing's reach is added to it
         net_rf: int | None = self._card.get("receptive_field_network_px")
-        if net_rf is None and not self.postprocess.enabled:
+        if net_rf is None and not self.postprocess.reach_px(factor=FACTOR):
             net_rf = self._card.get(
                 "receptive_field_exact_px", self._card.get("receptive_field_px")
             )
@@ -361,13 +361,24 @@ def set_postprocess(
 
     The card's ``receptive_field_px`` follows (the network's halo plus the correction's reach),
     and a note starting ``postprocess:`` says what is switched on and, with ``reason``, why.
+
+    Validation figures measured with another post-processing are no longer those of the model
+    as shipped: a ``validation_as_shipped`` entry whose ``postprocess`` differs from the new one
+    is removed (recompute it with :func:`lstcloud.training.validate_as_shipped`). The
+    ``validation`` entry written by training always describes the bare network.
     """
     model = load_cnn(folder, device="cpu")
     updated = model.with_postprocess(postprocess)
     pp = updated.postprocess
+    parts = []
+    if pp.consistency_correction is not None:
+        parts.append(
+            f"{pp.consistency_correction} consistency correction, {pp.iterations} iteration(s)"
+        )
+    if pp.detail_gain != 1.0:
+        parts.append(f"detail gain {pp.detail_gain:g}")
     note = (
-        f"postprocess: {pp.consistency_correction} consistency correction, {pp.iterations} "
-        f"iteration(s) (receptive_field_px {updated.receptive_field_px})"
+        f"postprocess: {', '.join(parts)} (receptive_field_px {updated.receptive_field_px})"
         if pp.enabled
         else "postprocess: none"
     )
@@ -376,6 +387,9 @@ def set_postprocess(
     card = updated.card
     card["notes"] = [n for n in card.get("notes", []) if not n.startswith("postprocess:")]
     card["notes"].append(note)
+    shipped = card.get("validation_as_shipped")
+    if isinstance(shipped, Mapping) and shipped.get("postprocess") != card["postprocess"]:
+        del card["validation_as_shipped"]
     if card.get("sha256_kind") != WEIGHTS_HASH:
         card["sha256"] = sha256_weights(Path(folder) / WEIGHTS_FILE)
         card["sha256_kind"] = WEIGHTS_HASH

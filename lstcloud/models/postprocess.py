@@ -1,4 +1,4 @@
-"""Post-processing of a network's 250 m output: the 1 km consistency correction.
+"""Post-processing of a network's 250 m output: the 1 km consistency correction, the detail gain.
 
 The residual-correction step of TsHARP / DMS, applied after the network:
 
@@ -22,6 +22,15 @@ NaN policy: the residual is taken against the *locally filled* 1 km LST that the
 was built from (``ops.fill_nan_local``), so the residual is finite everywhere and valid pixels
 next to a cloud are corrected with a local value; output pixels under a NaN 1 km pixel are NaN
 anyway (the model masks them).
+
+The detail gain (``detail_gain = lambda``, default 1 = off) then scales the detail the network
+adds to the bicubic interpolation of the same locally filled 1 km LST:
+
+    T = U(LST_1km) + lambda * (T - U(LST_1km))
+
+``lambda = 0`` is bicubic, ``1`` the model unchanged. It is pointwise given ``U(LST_1km)``,
+whose support (the local fill's 2 px plus the bicubic's 2 px at 1 km) lies inside the network
+pipeline's own receptive field, so it widens neither the halo nor the alignment.
 """
 
 from __future__ import annotations
@@ -38,9 +47,11 @@ from lstcloud.errors import ConfigError
 
 __all__ = [
     "CONSISTENCY_CORRECTIONS",
+    "MAX_DETAIL_GAIN",
     "MAX_ITERATIONS",
     "REACH_1KM_PER_ITERATION",
     "Postprocess",
+    "apply_detail_gain",
     "apply_postprocess",
     "block_mean",
     "consistency_correct",
@@ -52,6 +63,8 @@ CONSISTENCY_CORRECTIONS: tuple[str, ...] = ("bicubic-residual",)
 MAX_ITERATIONS = 8
 #: Receptive-field growth per iteration, in 1 km pixels: the bicubic kernel's support.
 REACH_1KM_PER_ITERATION = 2
+#: Upper bound of ``detail_gain``.
+MAX_DETAIL_GAIN = 4.0
 
 
 @dataclass(frozen=True)
@@ -65,10 +78,14 @@ class Postprocess:
         ``LST_1km - blockmean4(T)`` to the output, ``iterations`` times. ``None``: off.
     iterations : int
         Number of correction steps (1 .. :data:`MAX_ITERATIONS`).
+    detail_gain : float
+        ``lambda`` of ``bicubic + lambda * (output - bicubic)``, applied after the correction
+        (0 .. :data:`MAX_DETAIL_GAIN`; 1 = off).
     """
 
     consistency_correction: str | None = None
     iterations: int = 2
+    detail_gain: float = 1.0
 
     def __post_init__(self) -> None:
         if (
@@ -88,21 +105,34 @@ class Postprocess:
                 f"postprocess.iterations must be an integer in 1..{MAX_ITERATIONS}, "
                 f"got {self.iterations!r}"
             )
+        gain = self.detail_gain
+        if (
+            isinstance(gain, bool)
+            or not isinstance(gain, int | float)
+            or not 0.0 <= float(gain) <= MAX_DETAIL_GAIN
+        ):
+            raise ConfigError(
+                f"postprocess.detail_gain must be a number in 0..{MAX_DETAIL_GAIN:g}, got {gain!r}"
+            )
+        object.__setattr__(self, "detail_gain", float(gain))
 
     @property
     def enabled(self) -> bool:
         """Whether any post-processing runs."""
-        return self.consistency_correction is not None
+        return self.consistency_correction is not None or self.detail_gain != 1.0
 
     def reach_px(self, *, factor: int = 4) -> int:
         """Receptive-field growth in fine (250 m) pixels: 0 when off."""
-        if not self.enabled:
+        if self.consistency_correction is None:
             return 0
         return factor * REACH_1KM_PER_ITERATION * self.iterations
 
     def to_dict(self) -> dict[str, Any]:
-        """The card's ``postprocess`` section."""
-        return asdict(self)
+        """The card's ``postprocess`` section (``detail_gain`` only when it is not 1)."""
+        data = asdict(self)
+        if self.detail_gain == 1.0:
+            del data["detail_gain"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | Postprocess | None) -> Postprocess:
@@ -111,7 +141,7 @@ class Postprocess:
             return cls()
         if isinstance(data, Postprocess):
             return data
-        unknown = set(data) - {"consistency_correction", "iterations"}
+        unknown = set(data) - {"consistency_correction", "iterations", "detail_gain"}
         if unknown:
             raise ConfigError(f"postprocess: unknown field(s) {', '.join(sorted(unknown))}")
         return cls(**dict(data))
@@ -160,12 +190,25 @@ def consistency_correct(
     return out
 
 
+def apply_detail_gain(
+    fine: torch.Tensor, coarse: torch.Tensor, *, gain: float, factor: int = 4
+) -> torch.Tensor:
+    """``U(coarse) + gain * (fine - U(coarse))``, ``U`` the bicubic upsampling (``coarse``
+    finite: fill NaN locally first)."""
+    if gain == 1.0:
+        return fine
+    base = ops.upsample_bicubic(coarse, factor=factor)
+    return base + gain * (fine - base)
+
+
 def apply_postprocess(
     postprocess: Postprocess, fine: torch.Tensor, coarse_filled: torch.Tensor, *, factor: int = 4
 ) -> torch.Tensor:
-    """Run ``postprocess`` on a network output (identity when it is off)."""
+    """Run ``postprocess`` on a network output (identity when it is off): the consistency
+    correction, then the detail gain."""
+    out = fine
     if postprocess.consistency_correction == "bicubic-residual":
-        return consistency_correct(
-            fine, coarse_filled, iterations=postprocess.iterations, factor=factor
+        out = consistency_correct(
+            out, coarse_filled, iterations=postprocess.iterations, factor=factor
         )
-    return fine
+    return apply_detail_gain(out, coarse_filled, gain=postprocess.detail_gain, factor=factor)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lstcloud.errors import ConfigError, redact_url
+from lstcloud.errors import ConfigError, LstcloudWarning, redact_url
 from lstcloud.models.base import SuperResolver
 from lstcloud.models.baselines import BASELINES
 from lstcloud.models.card import CARD_FILE, WEIGHTS_FILE, read_card
@@ -66,14 +68,25 @@ def load_model(
     SuperResolver
         An object with ``predict(lst_1km, ndvi_250m)``, ``predict_tensor``, ``card`` and
         ``receptive_field_px``. Loading reads JSON and safetensors only: no code is executed.
+
+    Notes
+    -----
+    Name precedence: a plain name (no path separator) is looked up as a baseline, then as a
+    shipped model, before it is tried as a folder of the working directory. When a folder of
+    that name also exists there, the built-in method is loaded and an
+    :class:`~lstcloud.errors.LstcloudWarning` says so; pass ``./NAME`` (or an absolute path) to
+    load the folder.
     """
     key = str(name_or_path)
-    if key in BASELINES:
+    builtin = _is_plain_name(key)
+    if builtin and key in BASELINES:
+        _warn_if_shadowed(key, "the built-in baseline")
         return BASELINES[key](device=device)
     shipped = shipped_models_dir() / key
-    if (shipped / CARD_FILE).is_file():
+    if builtin and (shipped / CARD_FILE).is_file():
+        _warn_if_shadowed(key, f"the shipped model at {shipped}")
         return _load_folder(shipped, device=device)
-    if key in SHIPPED_MODELS:
+    if builtin and key in SHIPPED_MODELS:
         raise ConfigError(
             f"shipped model {key!r} is not installed at {shipped}; train it with "
             f"`lstcloud train --config training/configs/{key}.yaml --out {shipped}`"
@@ -88,6 +101,29 @@ def load_model(
     raise ConfigError(
         f"no model {key!r}: give a model folder or one of {', '.join(available_models())}"
     )
+
+
+def _is_plain_name(key: str) -> bool:
+    """A registry name: one path component, not ``.``/``..``, no URL scheme."""
+    return (
+        bool(key)
+        and "://" not in key
+        and "/" not in key
+        and os.sep not in key
+        and key not in (".", "..")
+    )
+
+
+def _warn_if_shadowed(key: str, chosen: str) -> None:
+    local = Path(key)
+    if local.is_dir():
+        warnings.warn(
+            f"load_model({key!r}): loading {chosen}, not the folder {local.resolve()} of the "
+            f"working directory with the same name; pass './{key}' or an absolute path to load "
+            "the folder",
+            LstcloudWarning,
+            stacklevel=3,
+        )
 
 
 def _load_folder(folder: Path, *, device: str | torch.device | None) -> SuperResolver:

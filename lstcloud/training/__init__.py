@@ -23,6 +23,7 @@ from lstcloud.training.data import (
     split_ids,
 )
 from lstcloud.training.loop import TrainResult, build_loss_config, fit, train, write_loss_curve
+from lstcloud.training.shipped import validate_as_shipped, wald_scores
 
 __all__ = [
     "CubePatches",
@@ -40,5 +41,7 @@ __all__ = [
     "open_training_data",
     "split_ids",
     "train",
+    "validate_as_shipped",
+    "wald_scores",
     "write_loss_curve",
 ]

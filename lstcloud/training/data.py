@@ -6,7 +6,20 @@ each DDP rank draws its own indices through a ``DistributedSampler``. An item is
 
 - ``lst_1km``: float32 tensor (1, p, p), kelvin, NaN = invalid;
 - ``ndvi_250m``: float32 tensor (1, 4p, 4p), NaN = invalid, pixel ``(4i..4i+3, 4j..4j+3)``
-  nested in 1 km pixel ``(i, j)``.
+  nested in 1 km pixel ``(i, j)``;
+- ``rejected_draws``: int64 scalar tensor, candidate windows drawn and rejected (valid fraction
+  below ``min_valid``) before this patch; ``fallback_draws``: 1 when no candidate passed within
+  the first :data:`_MAX_TRIES` draws and the patch was drawn among the windows known to pass.
+
+Every training patch passes ``min_valid`` (:func:`valid_fraction`, LST *and* NDVI): candidates
+are drawn at random and rejected until one passes; after :data:`_MAX_TRIES` rejections the patch
+is drawn uniformly among all windows that pass (a complete list, computed once), and a dataset
+in which no window passes raises :class:`~lstcloud.errors.ConfigError` /
+:class:`~lstcloud.errors.CubeError` naming the data.
+
+Each dataset records what it read (:attr:`DevFolderPairs.files_read`,
+:attr:`CubePatches.variables_read`); ``describe()`` derives the card's ``files`` and
+``aster_files_read`` from that record.
 
 Normalisation is not applied here (the loop z-scores with the training split's statistics).
 """
@@ -38,9 +51,12 @@ __all__ = [
     "ScenePair",
     "align_ndvi_to_lst",
     "default_dev_folder",
+    "is_aster_file",
     "open_training_data",
+    "passing_windows",
     "split_ids",
     "valid_fraction",
+    "valid_map",
 ]
 
 log = logging.getLogger(__name__)
@@ -49,6 +65,12 @@ LST_FILE = "modis_lst_1km.tif"
 NDVI_FILE = "modis_ndvi_250m.tif"
 _MAX_TRIES = 64
 _GRID_TOLERANCE = 1e-3  # pixels
+
+
+def is_aster_file(name: str | Path) -> bool:
+    """Whether a file (or cube variable) name designates ASTER data (``aster_*``, ``AST_08*``)."""
+    base = Path(str(name)).name.lower()
+    return "aster" in base or base.startswith("ast_")
 
 
 # ----------------------------------------------------------------------------- alignment
@@ -125,12 +147,33 @@ def align_ndvi_to_lst(
 
 def valid_fraction(lst_1km: np.ndarray, ndvi_250m: np.ndarray) -> float:
     """Fraction of 1 km pixels whose LST and all 16 nested NDVI pixels are finite."""
+    return float(valid_map(lst_1km, ndvi_250m).mean())
+
+
+def valid_map(lst_1km: np.ndarray, ndvi_250m: np.ndarray) -> np.ndarray:
+    """Boolean 1 km map: LST finite and all 16 nested NDVI pixels finite."""
     h, w = lst_1km.shape[-2:]
     ndvi_ok = np.isfinite(ndvi_250m).reshape(*ndvi_250m.shape[:-2], h, 4, w, 4).all(axis=(-3, -1))
-    return float((np.isfinite(lst_1km) & ndvi_ok).mean())
+    return np.isfinite(lst_1km) & ndvi_ok
 
 
-def _read_band(path: Path) -> tuple[np.ndarray, Affine]:
+def passing_windows(valid: np.ndarray, patch: int, min_valid: float) -> np.ndarray:
+    """``(n, 2)`` origins ``(y0, x0)`` of every ``patch x patch`` window of the boolean map
+    ``valid`` whose valid fraction is ``>= min_valid`` (integral image; exact)."""
+    h, w = valid.shape
+    if h < patch or w < patch:
+        return np.zeros((0, 2), np.int64)
+    ii = np.zeros((h + 1, w + 1), np.int64)
+    ii[1:, 1:] = np.cumsum(np.cumsum(valid.astype(np.int64), axis=0), axis=1)
+    counts = ii[patch:, patch:] - ii[:-patch, patch:] - ii[patch:, :-patch] + ii[:-patch, :-patch]
+    need = min_valid * patch * patch - 1e-6
+    ys, xs = np.nonzero(counts >= need)
+    return np.stack([ys, xs], axis=1).astype(np.int64)
+
+
+def _read_band(path: Path, record: set[str] | None = None) -> tuple[np.ndarray, Affine]:
+    if record is not None:
+        record.add(str(path))
     try:
         with rasterio.open(path) as src:
             data = src.read(1, masked=True).astype(np.float32)
@@ -180,7 +223,8 @@ def split_ids(
 class PatchDataset(Dataset):
     """Common machinery: deterministic random patches with identical flips / rot90.
 
-    Subclasses implement :meth:`_draw` (one candidate patch for a generator) and
+    Subclasses implement :meth:`_draw` (one candidate patch for a generator),
+    :meth:`_draw_passing` (a patch among the windows known to pass ``min_valid``) and
     :meth:`validation_items`.
     """
 
@@ -195,6 +239,8 @@ class PatchDataset(Dataset):
     ) -> None:
         if patch_1km % 8:
             raise ConfigError(f"patch_1km must be a multiple of 8, got {patch_1km}")
+        if not 0.0 <= min_valid <= 1.0:
+            raise ConfigError(f"min_valid must be in [0, 1], got {min_valid}")
         self.patch_1km = patch_1km
         self.min_valid = min_valid
         self.patches_per_epoch = patches_per_epoch
@@ -212,25 +258,40 @@ class PatchDataset(Dataset):
         return self.patches_per_epoch
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        """Patch ``index`` of the current epoch; it always passes ``min_valid``.
+
+        Candidates are drawn until one passes (each rejection counted in the item's
+        ``rejected_draws``); after :data:`_MAX_TRIES` rejections the patch is drawn among the
+        windows that pass (``fallback_draws`` = 1).
+        """
         rng = np.random.default_rng([self.seed, self.epoch, int(index)])
-        best: tuple[float, np.ndarray, np.ndarray] | None = None
+        rejected, fallback = 0, 0
         for _ in range(_MAX_TRIES):
             lst, ndvi = self._draw(rng)
-            frac = valid_fraction(lst, ndvi)
-            if best is None or frac > best[0]:
-                best = (frac, lst, ndvi)
-            if frac >= self.min_valid:
+            if valid_fraction(lst, ndvi) >= self.min_valid:
                 break
-        assert best is not None
-        _, lst, ndvi = best
+            rejected += 1
+        else:
+            lst, ndvi = self._draw_passing(rng)
+            fallback = 1
         if self.augment:
             k, flip = int(rng.integers(4)), bool(rng.integers(2))
             lst, ndvi = np.rot90(lst, k), np.rot90(ndvi, k)
             if flip:
                 lst, ndvi = lst[:, ::-1], ndvi[:, ::-1]
-        return _item(lst, ndvi)
+        item = _item(lst, ndvi)
+        item["rejected_draws"] = torch.tensor(rejected, dtype=torch.int64)
+        item["fallback_draws"] = torch.tensor(fallback, dtype=torch.int64)
+        return item
+
+    def check_patches(self) -> int:
+        """Number of windows that pass ``min_valid``; raises when there is none."""
+        raise NotImplementedError
 
     def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _draw_passing(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def validation_items(self) -> list[dict[str, torch.Tensor]]:
@@ -257,12 +318,20 @@ def _crop_origin(rng: np.random.Generator, size: int, patch: int) -> int:
     return int(rng.integers(0, size - patch + 1))
 
 
+def _crop(scene: ScenePair, y0: int, x0: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    lst = scene.lst_1km[y0 : y0 + p, x0 : x0 + p]
+    ndvi = scene.ndvi_250m[4 * y0 : 4 * (y0 + p), 4 * x0 : 4 * (x0 + p)]
+    return lst, ndvi
+
+
 class DevFolderPairs(PatchDataset):
     """Patches from folders of co-registered MODIS GeoTIFF pairs (``aster_h18v04_dev`` layout).
 
     Each sub-folder holds ``modis_lst_1km.tif`` (K) and ``modis_ndvi_250m.tif``; the NDVI is put
     on the LST grid refined 4x by geotransform (:func:`align_ndvi_to_lst`). Only these two files
-    are opened: any other file in the folder (e.g. the ASTER reference) is never read.
+    are opened: any other file in the folder (e.g. the ASTER reference) is never read. Every
+    path the band reader opens is recorded in :attr:`files_read` (shared with :meth:`subset`),
+    from which :meth:`describe` derives ``files`` and ``aster_files_read``.
 
     Parameters
     ----------
@@ -285,6 +354,7 @@ class DevFolderPairs(PatchDataset):
         seed: int = 0,
         augment: bool = True,
         _scenes: dict[str, ScenePair] | None = None,
+        _files_read: set[str] | None = None,
     ) -> None:
         super().__init__(
             patch_1km=patch_1km,
@@ -294,6 +364,8 @@ class DevFolderPairs(PatchDataset):
             augment=augment,
         )
         self.root = Path(root)
+        self._files_read: set[str] = _files_read if _files_read is not None else set()
+        self._windows: list[np.ndarray] | None = None
         if _scenes is None:
             if not self.root.is_dir():
                 raise ConfigError(f"{self.root}: training data folder not found")
@@ -322,8 +394,8 @@ class DevFolderPairs(PatchDataset):
 
     def _load(self, sample_id: str) -> ScenePair:
         folder = self.root / sample_id
-        lst, lst_tf = _read_band(folder / LST_FILE)
-        ndvi, ndvi_tf = _read_band(folder / NDVI_FILE)
+        lst, lst_tf = _read_band(folder / LST_FILE, self._files_read)
+        ndvi, ndvi_tf = _read_band(folder / NDVI_FILE, self._files_read)
         aligned = align_ndvi_to_lst(ndvi, ndvi_tf, lst.shape, lst_tf, name=str(folder / NDVI_FILE))
         return ScenePair(sample_id, lst, aligned, lst_tf)
 
@@ -331,6 +403,11 @@ class DevFolderPairs(PatchDataset):
     def scenes(self) -> dict[str, ScenePair]:
         """The loaded scenes by sample id."""
         return dict(self._scenes)
+
+    @property
+    def files_read(self) -> list[str]:
+        """Every file path the dataset's band reader opened (sorted)."""
+        return sorted(self._files_read)
 
     def subset(self, samples: Sequence[str], **options: Any) -> DevFolderPairs:
         """A dataset over ``samples`` sharing the loaded arrays (options may be replaced)."""
@@ -342,16 +419,52 @@ class DevFolderPairs(PatchDataset):
             "augment": self.augment,
             **options,
         }
-        return DevFolderPairs(self.root, samples=list(samples), _scenes=self._scenes, **kwargs)
+        return DevFolderPairs(
+            self.root,
+            samples=list(samples),
+            _scenes=self._scenes,
+            _files_read=self._files_read,
+            **kwargs,
+        )
 
     def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         scene = self._scenes[self.sample_ids[int(rng.integers(len(self.sample_ids)))]]
         p = self.patch_1km
         y0 = _crop_origin(rng, scene.lst_1km.shape[0], p)
         x0 = _crop_origin(rng, scene.lst_1km.shape[1], p)
-        lst = scene.lst_1km[y0 : y0 + p, x0 : x0 + p]
-        ndvi = scene.ndvi_250m[4 * y0 : 4 * (y0 + p), 4 * x0 : 4 * (x0 + p)]
-        return lst, ndvi
+        return _crop(scene, y0, x0, p)
+
+    def _passing(self) -> list[np.ndarray]:
+        """Per sample (in ``sample_ids`` order), the window origins that pass ``min_valid``."""
+        if self._windows is None:
+            self._windows = [
+                passing_windows(
+                    valid_map(self._scenes[s].lst_1km, self._scenes[s].ndvi_250m),
+                    self.patch_1km,
+                    self.min_valid,
+                )
+                for s in self.sample_ids
+            ]
+        return self._windows
+
+    def check_patches(self) -> int:
+        n = sum(len(w) for w in self._passing())
+        if n == 0:
+            raise ConfigError(
+                f"{self.root}: no {self.patch_1km}x{self.patch_1km} patch of samples "
+                f"{self.sample_ids} has >= {self.min_valid:.0%} valid pixels (LST and NDVI); "
+                "lower data.min_valid or data.patch_1km"
+            )
+        return n
+
+    def _draw_passing(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        self.check_patches()
+        windows = self._passing()
+        sizes = np.array([len(w) for w in windows])
+        k = int(rng.integers(int(sizes.sum())))
+        s = int(np.searchsorted(np.cumsum(sizes), k, side="right"))
+        y0, x0 = (int(v) for v in windows[s][k - int(sizes[:s].sum())])
+        return _crop(self._scenes[self.sample_ids[s]], y0, x0, self.patch_1km)
 
     def validation_items(self) -> list[dict[str, torch.Tensor]]:
         """Each scene whole, cropped to a multiple of 8 (1 km pixels)."""
@@ -368,14 +481,22 @@ class DevFolderPairs(PatchDataset):
         return lst, ndvi
 
     def describe(self) -> dict[str, Any]:
+        """Card section; ``files`` and ``aster_files_read`` come from :attr:`files_read`."""
+        kinds = sorted({Path(f).name for f in self._files_read})
+        aster = sorted(f for f in self._files_read if is_aster_file(f))
         return {
             "source": "dev-folder",
             "path": str(self.root),
             "samples": list(self.sample_ids),
-            "files": [LST_FILE, NDVI_FILE],
+            "files": kinds,
+            "files_read_count": len(self._files_read),
             "aligned_by": "geotransform",
-            "aster_files_read": False,
-            "note": "only the MODIS LST and NDVI files were read; no ASTER file was opened",
+            "aster_files_read": bool(aster),
+            "note": (
+                f"derived from the dataset's record of the files its reader opened: "
+                f"{len(self._files_read)} files, of kinds {', '.join(kinds) or 'none'}"
+                + (f"; ASTER files read: {aster}" if aster else "; no ASTER file was opened")
+            ),
         }
 
 
@@ -383,9 +504,11 @@ class CubePatches(PatchDataset):
     """Aligned patches drawn lazily from the input datacube (``lst_day`` and ``ndvi``).
 
     Days are the samples (the validation split is by day). On first use a coarse validity map
-    (the valid fraction of ``lst_day`` in patch-sized blocks, for every day of the window) is
-    computed through dask; patches are then drawn around blocks that pass ``min_valid`` and are
-    checked again on the exact window, LST and NDVI together.
+    (the valid fraction in patch-sized blocks, for every day of the window, of the 1 km pixels
+    whose ``lst_day`` and 16 nested ``ndvi`` pixels are all valid) is computed through dask;
+    patches are then drawn around blocks that pass ``min_valid`` (jittered by up to half a
+    patch) and checked again on the exact window; after :data:`_MAX_TRIES` rejections a passing
+    block itself is used. The variables read are recorded in :attr:`variables_read`.
 
     Parameters
     ----------
@@ -450,25 +573,45 @@ class CubePatches(PatchDataset):
         if min(h, w) < patch_1km:
             raise ConfigError(f"{redact_url(self.cube_url)}: cube smaller than patch_1km")
         self._candidates: np.ndarray | None = None
+        self._variables_read: set[str] = set()
+
+    @property
+    def variables_read(self) -> list[str]:
+        """The cube variables this dataset has read (sorted)."""
+        return sorted(self._variables_read)
 
     # -- lazy helpers
     def _block_validity(self) -> np.ndarray:
         """(n, 3) int array of (day index in ``sample_ids``, y0, x0) of the patch-sized blocks
-        whose LST valid fraction passes ``min_valid`` (computed once, chunk by chunk)."""
+        whose valid fraction (LST and NDVI, as :func:`valid_fraction`) passes ``min_valid``
+        (computed once, chunk by chunk)."""
         if self._candidates is None:
             import dask
+            import dask.array as da
 
             p = self.patch_1km
             idx = [self._time_index[d] for d in self.sample_ids]
-            lst = self._ds["lst_day"].isel(time=idx)
-            frac = lst.notnull().coarsen({lst.dims[-2]: p, lst.dims[-1]: p}, boundary="trim")
+            lst = self._ds["lst_day"].isel(time=idx).data
+            ndvi = self._ds["ndvi"].isel(time=idx).data
+            self._variables_read.update(("lst_day", "ndvi"))
+            h, w = lst.shape[-2:]
+            if ndvi.shape[-2:] != (4 * h, 4 * w):
+                raise CubeError(
+                    f"{redact_url(self.cube_url)}: ndvi {ndvi.shape[-2:]} is not 4x lst_day "
+                    f"{(h, w)}"
+                )
+            lst = da.asarray(lst)
+            ndvi = da.asarray(ndvi)
+            ndvi_ok = da.coarsen(np.all, da.isfinite(ndvi), {1: 4, 2: 4})
+            valid = (da.isfinite(lst) & ndvi_ok)[:, : h // p * p, : w // p * p]
+            frac = da.coarsen(np.mean, valid.astype(np.float32), {1: p, 2: p})
             with dask.config.set(scheduler="synchronous"):
-                values = np.asarray(frac.mean().values)
-            t, i, j = np.nonzero(values >= max(self.min_valid, 1e-9))
+                values = np.asarray(frac.compute())
+            t, i, j = np.nonzero(values >= max(self.min_valid, 1e-9) - 1e-6)
             if t.size == 0:
                 raise CubeError(
                     f"{redact_url(self.cube_url)}: no {p}x{p} patch with >= {self.min_valid:.0%} "
-                    f"valid LST between {self.start} and {self.end}"
+                    f"valid pixels (LST and NDVI) between {self.start} and {self.end}"
                 )
             self._candidates = np.stack([t, i * p, j * p], axis=1).astype(np.int64)
         return self._candidates
@@ -479,6 +622,7 @@ class CubePatches(PatchDataset):
         p = self.patch_1km
         t = self._time_index[day]
         lst_da, ndvi_da = self._ds["lst_day"], self._ds["ndvi"]
+        self._variables_read.update(("lst_day", "ndvi"))
         with dask.config.set(scheduler="synchronous"):
             lst = lst_da.isel(
                 {
@@ -506,6 +650,14 @@ class CubePatches(PatchDataset):
         y0 = int(np.clip(y0 + rng.integers(-(p // 2), p // 2 + 1), 0, h - p))
         x0 = int(np.clip(x0 + rng.integers(-(p // 2), p // 2 + 1), 0, w - p))
         return self._read(day, y0, x0)
+
+    def check_patches(self) -> int:
+        return len(self._block_validity())
+
+    def _draw_passing(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        cand = self._block_validity()  # whole blocks that pass, without jitter
+        t, y0, x0 = (int(v) for v in cand[int(rng.integers(len(cand)))])
+        return self._read(self.sample_ids[t], y0, x0)
 
     def subset(self, days: Sequence[str], **options: Any) -> CubePatches:
         """A dataset over ``days`` of the same cube (options may be replaced)."""
@@ -546,9 +698,10 @@ class CubePatches(PatchDataset):
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "samples": list(self.sample_ids),
-            "variables": ["lst_day", "ndvi"],
+            "variables": self.variables_read,
             "min_valid": self.min_valid,
-            "aster_files_read": False,
+            "aster_files_read": any(is_aster_file(v) for v in self._variables_read),
+            "note": "derived from the dataset's record of the cube variables it read",
         }
 
 

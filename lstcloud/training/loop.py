@@ -477,6 +477,7 @@ def _train(
         val_ids=config.data.val_samples,
     )
     train_ds = dataset.subset(train_ids)
+    train_ds.check_patches()  # fails naming the data when no patch passes data.min_valid
     val_ds = dataset.subset(val_ids, augment=False) if val_ids else None
     norm = Normalization.from_arrays(*train_ds.stats_arrays())
     val_items = val_ds.validation_items() if val_ds is not None else []
@@ -532,6 +533,9 @@ def _train(
         "last_val": {},
         "train_time_s": 0.0,
         "recent_losses": [],
+        "patches_drawn": 0,
+        "rejected_draws": 0,
+        "fallback_draws": 0,
     }
     best_weights: dict[str, torch.Tensor] | None = None
     ckpt_path = out / CHECKPOINT
@@ -606,7 +610,11 @@ def _train(
                 pin=ctx.device.type == "cuda",
             )
             current_epoch = epoch
-        batch = {k: v.to(ctx.device, non_blocking=True) for k, v in next(batches).items()}
+        raw = next(batches)
+        state["patches_drawn"] += int(raw["lst_1km"].shape[0])
+        state["rejected_draws"] += int(raw.pop("rejected_draws").sum())
+        state["fallback_draws"] += int(raw.pop("fallback_draws").sum())
+        batch = {k: v.to(ctx.device, non_blocking=True) for k, v in raw.items()}
         opt.zero_grad(set_to_none=True)
         if autocast is not None:
             with autocast:
@@ -673,6 +681,10 @@ def _train(
 
     if best_weights is not None:
         net.load_state_dict(best_weights)
+    draws = {
+        k: round(all_reduce_mean(float(state.get(k, 0)), ctx) * ctx.world_size)
+        for k in ("patches_drawn", "rejected_draws", "fallback_draws")
+    }
     if ctx.is_main:
         final = _validate(
             net,
@@ -693,6 +705,7 @@ def _train(
             final,
             ctx,
             time.perf_counter() - t_start,
+            draws,
         )
         _save(out, net, norm, card)
         if metrics_path.exists():
@@ -716,6 +729,7 @@ def _card(
     final: dict[str, float],
     ctx: DistContext,
     wall_s: float,
+    draws: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     data = train_ds.describe()
     data.pop("samples", None)
@@ -726,6 +740,15 @@ def _card(
         patch_1km=config.data.patch_1km,
         min_valid=config.data.min_valid,
     )
+    if draws is not None:
+        data["patch_draws"] = {
+            **draws,
+            "note": (
+                "every training patch passed min_valid (LST and NDVI); rejected_draws counts "
+                "candidate windows redrawn, fallback_draws the patches drawn among the windows "
+                "known to pass after 64 rejections (all ranks)"
+            ),
+        }
     method = (
         "scale-invariance-free: trained 1 km -> 250 m with the SIF loss"
         if config.method == "sif"

@@ -212,12 +212,14 @@ def test_cli_model_dir_uses_the_product_predict(
 
 
 def test_cli_published_preset_without_a_shipped_model(
-    aster_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    aster_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lstcloud.models.registry import shipped_models_dir
+    from lstcloud.models import registry
 
-    if (shipped_models_dir() / "sif-cnn-sr1-published").is_dir():
-        pytest.skip("a sif-cnn-sr1-published model is shipped")
+    empty = tmp_path / "no-shipped-models"
+    empty.mkdir()
+    monkeypatch.setattr(registry, "shipped_models_dir", lambda: empty)
+    monkeypatch.chdir(tmp_path)  # no folder named like the preset in the cwd either
     code = main(
         [
             "evaluate",
@@ -229,12 +231,13 @@ def test_cli_published_preset_without_a_shipped_model(
             "--samples",
             "000",
             "--report",
-            str(tmp_path),
+            str(tmp_path / "out"),
         ]
     )
     assert code == 1
     err = capsys.readouterr().err
     assert "no trained model is shipped" in err and "--model DIR" in err
+    assert "sif-cnn-sr1-published" in err and "training/configs/sif-cnn-sr1-published.yaml" in err
 
 
 def test_duplicate_method_names_are_refused(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from lstcloud import ops
 from lstcloud.errors import ConfigError
 from lstcloud.models import CNNModel, load_model, save_model
 from lstcloud.models.cnn import FILL_RADIUS_1KM, set_postprocess
@@ -157,3 +158,62 @@ def test_bad_postprocess_is_refused(tmp_path: Path) -> None:
     (folder / "model.json").write_text(json.dumps(card))
     with pytest.raises(ConfigError, match="postprocess"):
         load_model(folder)
+
+
+# ----------------------------------------------------------------------------- detail gain
+def test_detail_gain_scales_the_detail_over_bicubic(corrected: CNNModel) -> None:
+    lst, ndvi = scene(24, 20, seed=11)
+    lst[3:5, 6:9] = np.nan
+    base = corrected.predict(lst, ndvi)  # correction, gain 1
+    # bicubic of the same locally filled LST the model builds its input from
+    filled = ops.fill_nan_local(torch.from_numpy(lst)[None, None], radius=FILL_RADIUS_1KM,
+                                fill=NORM.lst_mean)
+    bic = ops.upsample_bicubic(filled)[0, 0].numpy()
+    bic[np.isnan(base)] = np.nan
+    for gain in (0.0, 0.5, 1.5):
+        model = corrected.with_postprocess({**CORRECTION, "detail_gain": gain})
+        assert model.postprocess.detail_gain == gain
+        assert model.receptive_field_px == corrected.receptive_field_px  # same halo
+        np.testing.assert_allclose(model.predict(lst, ndvi), bic + gain * (base - bic),
+                                   atol=2e-3, equal_nan=True)
+    # gain alone (no correction) on a plain model
+    plain = corrected.with_postprocess(None)
+    half = corrected.with_postprocess({"consistency_correction": None, "detail_gain": 0.5})
+    assert half.postprocess.enabled and half.receptive_field_px == plain.receptive_field_px
+    assert half.card["postprocess"] == {"consistency_correction": None, "iterations": 2,
+                                        "detail_gain": 0.5}
+    p = plain.predict(lst, ndvi)
+    np.testing.assert_allclose(half.predict(lst, ndvi), bic + 0.5 * (p - bic), atol=2e-3,
+                               equal_nan=True)
+
+
+@pytest.mark.parametrize("tile", [8, 14])
+def test_detail_gain_tiled_prediction_equals_whole_scene(corrected: CNNModel, tile: int) -> None:
+    model = corrected.with_postprocess({**CORRECTION, "detail_gain": 1.25})
+    lst, ndvi = scene(40, 36, seed=6)
+    lst[7:11, 12:16] = np.nan
+    whole = model.predict(lst, ndvi, tile_1km=1000)
+    np.testing.assert_allclose(model.predict(lst, ndvi, tile_1km=tile), whole, atol=1e-4,
+                               equal_nan=True)
+
+
+def test_detail_gain_card_fields_and_validation(tmp_path: Path) -> None:
+    assert Postprocess().to_dict() == {"consistency_correction": None, "iterations": 2}
+    assert not Postprocess(detail_gain=1).enabled and Postprocess(detail_gain=0.8).enabled
+    assert Postprocess.from_dict({"detail_gain": 0.75}).detail_gain == 0.75
+    for bad in (-0.1, 5.0, True, "1"):
+        with pytest.raises(ConfigError, match="detail_gain"):
+            Postprocess(detail_gain=bad)
+    plain = CNNModel(random_network(2), NORM, name="m", loss="sif-cnn-sr1", validation={},
+                     training_data={}, receptive_field_px=RF, device="cpu")
+    folder = save_model(tmp_path / "m", plain)
+    card = json.loads((folder / "model.json").read_text())
+    card["validation_as_shipped"] = {"postprocess": None, "wald_rmse_k": 1.0}
+    (folder / "model.json").write_text(json.dumps(card))
+    card = set_postprocess(folder, {"consistency_correction": None, "detail_gain": 0.5},
+                           reason="unit test")
+    assert card["postprocess"]["detail_gain"] == 0.5 and card["receptive_field_px"] == RF
+    assert any(n.startswith("postprocess: detail gain 0.5") and "unit test" in n
+               for n in card["notes"])
+    assert "validation_as_shipped" not in card  # measured with another post-processing
+    assert load_model(folder, device="cpu").postprocess.detail_gain == 0.5

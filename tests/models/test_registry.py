@@ -99,3 +99,29 @@ def test_file_url_and_card_path(tmp_path: Path) -> None:
     write_card(tmp_path, load_model("tsharp").card)
     assert load_model(f"file://{tmp_path}").name == "tsharp"
     assert load_model(tmp_path / "model.json").name == "tsharp"
+
+
+def test_a_cwd_folder_named_like_a_builtin_warns(tmp_path: Path, monkeypatch) -> None:
+    import warnings
+
+    from lstcloud.errors import LstcloudWarning
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bicubic").mkdir()
+    write_card(tmp_path / "bicubic", load_model("tsharp").card)  # a folder holding TsHARP
+    with pytest.warns(LstcloudWarning, match=r"built-in baseline.*'\./bicubic'"):
+        chosen = load_model("bicubic")
+    assert chosen.name == "bicubic"  # the built-in wins, and says so
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_model("./bicubic").name == "tsharp"  # the folder, asked for explicitly
+        assert load_model(tmp_path / "bicubic").name == "tsharp"
+        assert load_model("tsharp").name == "tsharp"  # no folder of that name: no warning
+    # a path-like key is never looked up among the shipped models
+    shipped = next((n for n in SHIPPED_MODELS if (shipped_models_dir() / n).is_dir()), None)
+    if shipped is not None:
+        (tmp_path / shipped).mkdir()
+        write_card(tmp_path / shipped, load_model("tsharp").card)
+        with pytest.warns(LstcloudWarning, match="shipped model"):
+            assert load_model(shipped, device="cpu").card["parameters"] == 282_705
+        assert load_model(f"./{shipped}").name == "tsharp"

@@ -220,3 +220,116 @@ def test_cube_without_data_in_window_is_an_error(tmp_path) -> None:
     _write_cube(cube, days=1)
     with pytest.raises(CubeError, match="no days between"):
         CubePatches(str(cube), start=dt.date(2021, 1, 1), end=dt.date(2021, 1, 2))
+
+
+# ----------------------------------------------------------------------------- min_valid
+def _write_arrays(folder: Path, lst: np.ndarray, ndvi: np.ndarray) -> None:
+    tf = Affine(PX_1KM, 0, ORIGIN[0], 0, -PX_1KM, ORIGIN[1])
+    folder.mkdir(parents=True)
+    _write(folder / "modis_lst_1km.tif", lst, tf)
+    _write(folder / "modis_ndvi_250m.tif", ndvi, tf @ Affine.scale(0.25))
+
+
+def _scene_arrays(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ndvi = rng.random((4 * size, 4 * size)).astype(np.float32)
+    return (300.0 + 10.0 * _block_mean(ndvi)).astype(np.float32), ndvi
+
+
+def test_min_valid_is_enforced_when_random_draws_all_fail(tmp_path) -> None:
+    # one 16x16 clean window in a 64x64 scene: random draws almost never hit it
+    lst, ndvi = _scene_arrays(64, 0)
+    lst[:] = np.nan
+    lst[40:56, 8:24] = 300.0
+    _write_arrays(tmp_path / "a", lst, ndvi)
+    ds = DevFolderPairs(tmp_path, patch_1km=16, min_valid=0.95, seed=3, patches_per_epoch=8)
+    assert ds.check_patches() == 1
+    for i in range(8):
+        item = ds[i]
+        assert valid_fraction(item["lst_1km"][0].numpy(), item["ndvi_250m"][0].numpy()) >= 0.95
+        assert int(item["fallback_draws"]) == 1 and int(item["rejected_draws"]) == 64
+
+
+def test_min_valid_checks_the_ndvi_and_redraws_from_other_scenes(tmp_path) -> None:
+    lst, ndvi = _scene_arrays(32, 1)
+    ndvi[:, :] = np.nan  # LST fine everywhere, but no NDVI at all: no patch passes here
+    _write_arrays(tmp_path / "no-ndvi", lst, ndvi)
+    lst2, ndvi2 = _scene_arrays(32, 2)
+    ndvi2[:, :40] = np.nan  # the left 10 km of NDVI missing
+    _write_arrays(tmp_path / "half", lst2, ndvi2)
+    ds = DevFolderPairs(tmp_path, patch_1km=16, min_valid=0.9, seed=0, augment=False,
+                        patches_per_epoch=16)
+    rejected = 0
+    for i in range(16):
+        item = ds[i]
+        lst_p, ndvi_p = item["lst_1km"][0].numpy(), item["ndvi_250m"][0].numpy()
+        assert np.isfinite(lst_p).all()  # the LST alone would pass everywhere
+        assert valid_fraction(lst_p, ndvi_p) >= 0.9
+        rejected += int(item["rejected_draws"])
+    assert rejected > 0  # the NDVI-less scene was drawn, rejected, and redrawn
+    with pytest.raises(ConfigError, match="no 16x16 patch"):
+        ds.subset(["no-ndvi"]).check_patches()
+    with pytest.raises(ConfigError, match="LST and NDVI"):
+        ds.subset(["no-ndvi"])[0]
+
+
+def test_passing_windows_are_exact() -> None:
+    from lstcloud.training.data import passing_windows
+
+    rng = np.random.default_rng(4)
+    valid = rng.random((20, 23)) < 0.85
+    got = {tuple(w) for w in passing_windows(valid, 8, 0.85)}
+    want = {(y, x) for y in range(13) for x in range(16) if valid[y:y + 8, x:x + 8].mean() >= 0.85}
+    assert got == want and got
+    assert passing_windows(valid, 30, 0.5).shape == (0, 2)
+
+
+# ----------------------------------------------------------------------------- files read
+def test_describe_is_derived_from_the_files_actually_read(tmp_path, monkeypatch) -> None:
+    _make_pair(tmp_path / "a", size=32, shift=(0, 0), seed=1)
+    _make_pair(tmp_path / "b", size=32, shift=(1, 0), seed=2)
+    opened: list[Path] = []
+    real_open = rasterio.open
+
+    def spy(path, *args, **kwargs):
+        opened.append(Path(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", spy)
+    ds = DevFolderPairs(tmp_path, patch_1km=16)
+    # the record is exactly what rasterio was asked to open: the MODIS files, nothing else
+    assert sorted(ds.files_read) == sorted(str(p) for p in opened)
+    assert {p.name for p in opened} == {"modis_lst_1km.tif", "modis_ndvi_250m.tif"}
+    assert not any("aster" in p.name for p in opened)
+    card = ds.describe()
+    assert card["files"] == ["modis_lst_1km.tif", "modis_ndvi_250m.tif"]
+    assert card["files_read_count"] == 4 and card["aster_files_read"] is False
+    sub = ds.subset(["a"])  # the training split shares the record of the reader
+    assert sub.describe()["files_read_count"] == 4
+    # the field follows the record: had an ASTER file been opened, the card would say so
+    sub._files_read.add(str(tmp_path / "a" / "aster_lst_250m_utm31n_x10.tif"))
+    flagged = ds.describe()
+    assert flagged["aster_files_read"] is True
+    assert "aster_lst_250m_utm31n_x10.tif" in flagged["files"]
+    assert "ASTER files read" in flagged["note"]
+
+
+def test_cube_candidates_need_ndvi_too(tmp_path) -> None:
+    import datetime as dt
+
+    from lstcloud.cube import create_cube, write_tile_day
+    from lstcloud.errors import CubeError
+    from lstcloud.grid import CubeGrid
+
+    cube = tmp_path / "input.zarr"
+    date = dt.date(2020, 7, 1)
+    create_cube(str(cube), grid=CubeGrid(["h18v04"], chunks_1km=120), dates=[date])
+    lst = np.full((1200, 1200), np.nan, np.float32)
+    lst[:48, :48] = 300.0  # valid LST, but no NDVI anywhere
+    write_tile_day(str(cube), date=date, tile="h18v04",
+                   arrays={"lst_day": lst, "ndvi": np.full((4800, 4800), np.nan, np.float32)})
+    ds = CubePatches(str(cube), start=date, end=date, patch_1km=16, min_valid=0.8)
+    with pytest.raises(CubeError, match=r"LST and NDVI"):
+        ds.check_patches()
+    assert ds.describe()["variables"] == ["lst_day", "ndvi"]
+    assert ds.describe()["aster_files_read"] is False

@@ -88,6 +88,12 @@ def test_trained_model_round_trips_its_folder(aster_dev: Path, tmp_path: Path) -
     assert card["receptive_field_px"] > 0 and card["loss"]["preset"] == "sif-cnn-sr1"
     data = card["training_data"]
     assert data["aster_files_read"] is False and data["aligned_by"] == "geotransform"
+    # derived from the record of what the reader opened: the 5 samples' two MODIS files
+    assert data["files"] == ["modis_lst_1km.tif", "modis_ndvi_250m.tif"]
+    assert data["files_read_count"] == 10
+    draws = data["patch_draws"]
+    assert draws["patches_drawn"] == 6 * 4 and draws["fallback_draws"] >= 0
+    assert draws["rejected_draws"] >= 0
     assert data["validation_samples"] == ["040", "147"]
     assert set(data["train_samples"]) == {"000", "007", "020"}
     assert {"val_loss", "wald_rmse_K", "wald_rmse_bicubic_K"} <= set(card["validation"])

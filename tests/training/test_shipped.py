@@ -34,12 +34,21 @@ def test_shipped_model_folder(name: str) -> None:
     assert card["loss"]["preset"] == name
     data = card["training_data"]
     assert data["aster_files_read"] is False and data["files"] == [
-        "modis_lst_1km.tif", "modis_ndvi_250m.tif"]
+        "modis_lst_1km.tif", "modis_ndvi_250m.tif"]  # checked against a real read below
     assert len(data["train_samples"]) + len(data["validation_samples"]) == 21
     assert not set(data["train_samples"]) & set(data["validation_samples"])
     assert card["training"]["wall_time_s"] > 0 and card["training"]["steps"] > 0
     assert np.isfinite(card["training"]["final_train_loss"])
     assert {"val_loss", "wald_rmse_K", "wald_rmse_bicubic_K"} <= set(card["validation"])
+    # the validation of the model as shipped: same weights, same post-processing, MODIS only
+    shipped = card["validation_as_shipped"]
+    assert shipped["postprocess"] == card["postprocess"] and shipped["sha256"] == card["sha256"]
+    assert shipped["samples"] == data["validation_samples"] and shipped["protocol"] == "wald"
+    assert shipped["aster_files_read"] is False
+    assert shipped["files"] == ["modis_lst_1km.tif", "modis_ndvi_250m.tif"]
+    assert shipped["files_read_count"] == 2 * len(shipped["samples"])
+    assert 0 < shipped["wald_rmse_k"] < shipped["wald_rmse_bicubic_k"]  # every network wins
+    assert set(shipped["by_degradation"]) == {"gaussian", "mean"}
     # canonical weights hash, and the post-processing as training/postprocess.yaml says
     assert card["sha256_kind"] == "safetensors-tensors-v1"
     assert card["sha256"] == sha256_weights(weights)
@@ -73,3 +82,55 @@ def test_shipped_model_predicts_plausible_lst(name: str, aster_dev: Path) -> Non
         plain_drift = float(np.sqrt(np.mean((coarse - scene.lst_1km) ** 2)))
         assert drift < 0.5 and drift < 0.25 * plain_drift
     assert out.std() > 0.5 * scene.lst_1km.std()
+
+
+@pytest.mark.shared_data
+def test_shipped_training_reader_opens_only_modis_files(aster_dev: Path, monkeypatch) -> None:
+    """Rebuild the dataset the shipped cards describe, spying on every file opened: the card's
+    ``files`` / ``aster_files_read`` are what the reader's record gives, and no ASTER file of
+    the real development folder is ever opened."""
+    import rasterio
+
+    card = load_model("sif-cnn-sr1", device="cpu").card["training_data"]
+    assert any((aster_dev / s / "aster_lst_250m_utm31n_x10.tif").is_file()
+               for s in card["train_samples"])  # the ASTER files are there, next to the MODIS
+    opened: list[Path] = []
+    real_open = rasterio.open
+
+    def spy(path, *args, **kwargs):
+        opened.append(Path(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", spy)
+    ds = DevFolderPairs(aster_dev, samples=card["train_samples"] + card["validation_samples"])
+    train = ds.subset(card["train_samples"])
+    assert opened and {p.name for p in opened} == {"modis_lst_1km.tif", "modis_ndvi_250m.tif"}
+    assert sorted(str(p) for p in opened) == train.files_read
+    described = train.describe()
+    assert described["files"] == card["files"]
+    assert described["aster_files_read"] is card["aster_files_read"] is False
+    for i in range(4):  # drawing patches opens nothing more
+        train[i]
+    assert len(opened) == 2 * 21
+
+
+@pytest.mark.shared_data
+def test_validation_as_shipped_is_reproduced_by_its_code(aster_dev: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from lstcloud.models.cnn import set_postprocess
+    from lstcloud.training.shipped import validate_as_shipped
+
+    folder = tmp_path / "sr1"
+    shutil.copytree(shipped_models_dir() / "sif-cnn-sr1", folder)
+    card = load_model(folder, device="cpu").card
+    again = validate_as_shipped(folder, data=aster_dev, write=False)
+    for key in ("wald_rmse_k", "wald_ssim", "wald_rmse_bicubic_k"):
+        assert again[key] == pytest.approx(card["validation_as_shipped"][key], abs=1e-4), key
+    # switching the post-processing drops the figures of the previous one (they are stale)
+    off = set_postprocess(folder, None)
+    assert "validation_as_shipped" not in off
+    fresh = validate_as_shipped(folder, data=aster_dev)
+    assert fresh["postprocess"] is None
+    assert fresh["wald_rmse_k"] > again["wald_rmse_k"]  # the bare deck SR1 drifts
+    assert load_model(folder, device="cpu").card["validation_as_shipped"] == fresh
