@@ -54,3 +54,16 @@ def test_constraints_pin_every_dependency_of_the_project():
         if name == "torch":
             continue
         assert name in pins, f"{dep} is not pinned in deploy/constraints.txt"
+
+
+def test_image_tags_of_the_dockerfile_readme_and_manifests_agree():
+    header = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    built = set(re.findall(r"docker build .*?-t (\S+)", header.replace("#", " ")))
+    readme = (DEPLOY / "README.md").read_text().replace("\\\n", " ")
+    documented = set(re.findall(r"docker build .*?-t (\S+) \.", readme))
+    used = set()
+    for path in (DEPLOY / "base").glob("*.yaml"):
+        used.update(re.findall(r"image: (\S+)", path.read_text()))
+    assert used == {"ghcr.io/lstcloud/lstcloud:0.1.0", "ghcr.io/lstcloud/lstcloud-cuda:0.1.0"}
+    assert built == used, f"Dockerfile header builds {built}, the manifests use {used}"
+    assert documented == used

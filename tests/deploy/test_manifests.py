@@ -180,3 +180,100 @@ def test_network_policy_admits_the_namespace_and_the_dask_operator_only(rendered
     namespaces = [p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
                   for p in sources if "namespaceSelector" in p]
     assert namespaces == ["dask-operator"]
+
+
+#: Kinds of objects a pod spec can reference by name, found anywhere in a manifest.
+_REF_KEYS = {
+    "configMapKeyRef": ("ConfigMap", "name"),
+    "configMapRef": ("ConfigMap", "name"),
+    "secretKeyRef": ("Secret", "name"),
+    "secretRef": ("Secret", "name"),
+}
+
+
+def _references(node: Any, where: str = "") -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(kind, name, where, the reference) for every ConfigMap / Secret / PVC / ServiceAccount
+    a manifest names: env and envFrom refs, volumes (also projected), claims, accounts."""
+    out: list[tuple[str, str, str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{where}.{key}" if where else key
+            if key in _REF_KEYS and isinstance(value, dict):
+                kind, field = _REF_KEYS[key]
+                out.append((kind, value[field], here, value))
+            elif key == "configMap" and isinstance(value, dict) and "name" in value:
+                out.append(("ConfigMap", value["name"], here, value))
+            elif key == "secret" and isinstance(value, dict) and (
+                    "secretName" in value or "name" in value):
+                out.append(("Secret", value.get("secretName") or value["name"], here, value))
+            elif key == "persistentVolumeClaim" and isinstance(value, dict):
+                out.append(("PersistentVolumeClaim", value["claimName"], here, value))
+            elif key == "serviceAccountName" and isinstance(value, str):
+                out.append(("ServiceAccount", value, here, {}))
+            out.extend(_references(value, here))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out.extend(_references(value, f"{where}[{i}]"))
+    return out
+
+
+def _documented_external_secrets() -> set[str]:
+    """The Secrets deploy/README.md says operators create (never rendered here)."""
+    text = (DEPLOY / "README.md").read_text()
+    line = next(li for li in text.splitlines() if "manifests only reference" in li)
+    return set(re.findall(r"`([a-z0-9-]+)`", line))
+
+
+def _unresolved(docs: list[dict[str, Any]]) -> list[str]:
+    rendered = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    external = _documented_external_secrets()
+    problems = []
+    for doc in docs:
+        for kind, name, where, ref in _references(doc.get("spec", {}), "spec"):
+            what = f"{doc['kind']}/{doc['metadata']['name']} {where}: {kind} {name!r}"
+            target = rendered.get((kind, name))
+            if target is None:
+                if not (kind == "Secret" and name in external):
+                    problems.append(f"{what} is not rendered in this overlay")
+                continue
+            key = ref.get("key")
+            needed = kind == "ConfigMap" and key and not ref.get("optional")
+            if needed and key not in target.get("data", {}):
+                problems.append(f"{what} has no key {key!r}")
+    return problems
+
+
+def test_every_reference_resolves_to_an_object_of_the_same_overlay(rendered):
+    env, docs = rendered
+    assert _documented_external_secrets() == {"lstcloud-earthdata", "lstcloud-storage"}
+    refs = [r for d in docs for r in _references(d.get("spec", {}))]
+    kinds = {kind for kind, *_ in refs}
+    assert {"ConfigMap", "Secret", "PersistentVolumeClaim", "ServiceAccount"} <= kinds
+    assert _unresolved(docs) == []
+    # the regression: kustomize renames generated ConfigMaps (name-<hash>) and must fix the
+    # references inside the Dask custom resources too, or their workers lose the S3 endpoint
+    configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs
+                  if d["kind"] == "ConfigMap"}
+    for doc in docs:
+        for pod in pod_specs(doc):
+            for container in pod["containers"]:
+                for var in container.get("env", []):
+                    ref = var.get("valueFrom", {}).get("configMapKeyRef")
+                    if ref and var["name"] == "LSTCLOUD_S3_ENDPOINT":
+                        assert ref["name"] in configmaps, (doc["kind"], ref)
+                        if env == "dev":
+                            assert configmaps[ref["name"]][ref["key"]].startswith("http://minio")
+
+
+def test_the_reference_check_catches_a_stale_name(rendered):
+    _, docs = rendered
+    broken = copy.deepcopy(docs)
+    (group,) = _by_kind(broken, "DaskWorkerGroup")
+    container = group["spec"]["worker"]["spec"]["containers"][0]
+    (var,) = [v for v in container["env"] if v["name"] == "LSTCLOUD_S3_ENDPOINT"]
+    var["valueFrom"]["configMapKeyRef"]["name"] = "lstcloud-endpoints"  # not the hashed name
+    container.setdefault("envFrom", []).append({"secretRef": {"name": "lstcloud-typo"}})
+    problems = _unresolved(broken)
+    assert len(problems) == 2, problems
+    assert any("'lstcloud-endpoints' is not rendered" in p for p in problems)
+    assert any("'lstcloud-typo' is not rendered" in p for p in problems)
