@@ -83,7 +83,8 @@ class JobConfig(BaseModel):
     model
         Shipped model name or model folder.
     device
-        ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+        ``auto`` (each Dask worker uses CUDA when it sees a GPU, or its ``LSTCLOUD_DEVICE``),
+        ``cpu`` or ``cuda``; resolved on the workers, not in the job's pod.
     scheduler
         Dask scheduler address; ``None`` starts a local cluster.
     include_night
@@ -168,7 +169,7 @@ class JobConfig(BaseModel):
 
     @property
     def resolved_device(self) -> str | None:
-        """``None`` for ``auto`` (the prediction picks CUDA when present), else the device."""
+        """``None`` for ``auto`` (each worker picks CUDA when it has one), else the device."""
         return None if self.device == "auto" else self.device
 
 
@@ -261,14 +262,24 @@ def parse_day(text: str | dt.date | None, *, today: dt.date | None = None) -> dt
         ) from None
 
 
+def _ingest_failures(ingested: Any, date: dt.date) -> list[Any]:
+    """The failed (day, tile) outcomes of ``date`` in an ingest summary."""
+    failed = getattr(ingested, "failed", None) or []
+    return [o for o in failed if getattr(o, "date", date) == date]
+
+
 @dataclass(frozen=True)
 class JobResult:
-    """What :func:`run_job` did: the three stages' summaries."""
+    """What :func:`run_job` did: the three stages' summaries.
+
+    ``predict`` is ``None`` when the ingest of the day failed: nothing was predicted or
+    published, and the run is not ``ok`` (``lstcloud run`` exits 3 so the CronJob retries).
+    """
 
     date: dt.date
     ingest: Any
     predict: Any
-    collection: Path | None
+    collection: Path | str | None
     seconds: float
 
     @property
@@ -276,6 +287,8 @@ class JobResult:
         """True when the ingest had no failure and the day was predicted (or already was)."""
         failed = getattr(self.ingest, "failed", None)
         ingest_ok = not failed if failed is not None else True
+        if self.predict is None:
+            return False
         predicted = self.date in self.predict.written or self.date in self.predict.skipped
         return bool(ingest_ok and predicted)
 
@@ -285,8 +298,20 @@ class JobResult:
         parts = [f"lstcloud run {self.date} ({state}, {self.seconds:.1f} s)"]
         fmt = getattr(self.ingest, "format", None)
         parts.append("[ingest]\n" + (fmt() if callable(fmt) else str(self.ingest)))
-        parts.append("[predict]\n" + self.predict.format())
-        parts.append(f"[publish]\n{self.collection or 'not configured'}")
+        if self.predict is None:
+            failed = _ingest_failures(self.ingest, self.date)
+            lines = [
+                f"not run: the ingest of {self.date} failed for {len(failed)} tile(s); "
+                "the next attempt ingests them again"
+            ]
+            for o in failed:
+                why = "; ".join(getattr(o, "reasons", ()) or ()) or "no reason given"
+                lines.append(f"  {getattr(o, 'tile', '?')}: {why}")
+            parts.append("[predict]\n" + "\n".join(lines))
+            parts.append("[publish]\nnot run")
+        else:
+            parts.append("[predict]\n" + self.predict.format())
+            parts.append(f"[publish]\n{self.collection or 'not configured'}")
         return "\n".join(parts)
 
 
@@ -299,6 +324,10 @@ def run_job(
     progress: bool = False,
 ) -> JobResult:
     """Ingest ``date`` over the region, predict it, publish the product's collection.
+
+    When the ingest of ``date`` failed for any tile, the day is neither predicted nor
+    published (``result.predict is None``, ``result.ok`` False): a retry of the job ingests
+    the failed tiles again and then predicts the whole day.
 
     Parameters
     ----------
@@ -337,6 +366,20 @@ def run_job(
             chunks_1km=config.chunks_1km,
             progress=progress,
         )
+        failures = _ingest_failures(ingested, date)
+        if failures:
+            log.error(
+                "ingest of %s failed for %s: not predicting or publishing the day",
+                date,
+                ", ".join(str(getattr(o, "tile", "?")) for o in failures),
+            )
+            return JobResult(
+                date=date,
+                ingest=ingested,
+                predict=None,
+                collection=None,
+                seconds=time.perf_counter() - t0,
+            )
         predicted = predict_cube(
             cube_url=config.cube_url,
             model=config.model,
@@ -344,7 +387,7 @@ def run_job(
             start=date,
             end=date,
             client=cl,
-            device=config.resolved_device,
+            device=config.device,
             storage_options=storage_options,
             tile_1km=config.tile_1km,
             batch_size=config.batch_size,

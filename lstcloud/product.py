@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -347,29 +348,70 @@ def remove_day_marker(
         fs.rm_file(path)
 
 
+# Marker records already read in this process, per marker folder: {path: (signature, record)}.
+# A record is read again only when its listing signature (size + ETag / mtime) changes, so the
+# several calls of one run cost one listing each, not one request per day.
+_MARKERS: dict[str, dict[str, tuple[tuple[Any, ...], dict[str, Any] | None]]] = {}
+_MARKERS_LOCK = threading.Lock()
+
+
+def _signature(entry: dict[str, Any]) -> tuple[Any, ...] | None:
+    keys = ("ETag", "etag", "mtime", "LastModified", "last_modified")
+    stamp = next((entry[k] for k in keys if entry.get(k)), None)
+    if stamp is None:
+        return None  # a filesystem without change stamps: never trust a cached record
+    return (entry.get("size"), str(stamp))
+
+
 def complete_days(
     url: str, *, storage_options: dict[str, Any] | None = None
 ) -> dict[dt.date, dict[str, Any]]:
-    """Days whose completion marker exists, with their marker content."""
+    """Days whose completion marker exists, with their marker content.
+
+    One listing of the marker folder per call; the markers not read before in this process
+    (or changed since) are fetched together in one batched ``cat``.
+    """
     fs = filesystem(url, storage_options)
     folder = strip_protocol(join(url, MARKER_DIR))
     try:
-        paths = fs.ls(folder, detail=False)
+        entries = fs.ls(folder, detail=True, refresh=True)
     except FileNotFoundError:
         return {}
-    out: dict[dt.date, dict[str, Any]] = {}
-    for path in sorted(paths):
-        name = str(path).rsplit("/", 1)[-1]
+    cache_key = f"{protocol_of(url)}://{folder}"
+    with _MARKERS_LOCK:
+        cached = dict(_MARKERS.get(cache_key, {}))
+    listed: dict[str, tuple[dt.date, tuple[Any, ...] | None]] = {}
+    for entry in entries:
+        path = str(entry["name"] if isinstance(entry, dict) else entry)
+        name = path.rstrip("/").rsplit("/", 1)[-1]
         if not name.endswith(".json"):
             continue
         try:
             day = dt.date.fromisoformat(name[:-5])
-            record = json.loads(fs.cat_file(path))
-        except (ValueError, json.JSONDecodeError):
+        except ValueError:
             continue
-        if record.get("state") == "complete":
-            out[day] = record
-    return out
+        listed[path] = (day, _signature(entry) if isinstance(entry, dict) else None)
+    stale = [p for p, (_, sig) in listed.items() if sig is None or cached.get(p, (None,))[0] != sig]
+    if stale:
+        raw = fs.cat(stale, on_error="omit")
+        for path in stale:
+            record: dict[str, Any] | None = None
+            if path in raw:
+                try:
+                    loaded = json.loads(raw[path])
+                    record = loaded if isinstance(loaded, dict) else None
+                except (ValueError, UnicodeDecodeError):
+                    record = None
+            cached[path] = (listed[path][1] or (), record)
+    fresh = {p: cached[p] for p in listed if p in cached}
+    with _MARKERS_LOCK:
+        _MARKERS[cache_key] = fresh
+    out: dict[dt.date, dict[str, Any]] = {}
+    for path in sorted(listed):
+        record = fresh.get(path, ((), None))[1]
+        if record is not None and record.get("state") == "complete":
+            out[listed[path][0]] = dict(record)
+    return dict(sorted(out.items()))
 
 
 def publish_complete_days(url: str, *, storage_options: dict[str, Any] | None = None) -> list[str]:

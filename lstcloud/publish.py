@@ -3,11 +3,16 @@
 ``publish_collection`` is run after every daily job: it reads the product cube's summary
 (:func:`lstcloud.query.product_info`) and merges it into an existing collection, so the temporal
 and spatial extents only ever grow and items of earlier days are kept.
+
+Only new or changed Items are written: the collection records a digest of everything an Item
+holds besides its day (``lstcloud:items_digest``); while it is unchanged, the Items already
+listed in ``items/`` are left alone, so a daily run writes one Item, not one per day so far.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -23,6 +28,7 @@ __all__ = [
     "ZARR_MEDIA_TYPE",
     "collection_dict",
     "item_dict",
+    "items_digest",
     "merge_collections",
     "publish_collection",
 ]
@@ -225,6 +231,16 @@ def item_dict(
     }
 
 
+_DIGEST_DAY = dt.date(2000, 1, 1)
+ITEMS_DIGEST_FIELD = "lstcloud:items_digest"
+
+
+def items_digest(info: ProductInfo, *, asset_href: str, collection_id: str) -> str:
+    """sha256 of what every day's Item shares (its content for a fixed day)."""
+    sample = item_dict(info, _DIGEST_DAY, asset_href=asset_href, collection_id=collection_id)
+    return hashlib.sha256(json.dumps(sample, sort_keys=True).encode()).hexdigest()
+
+
 def merge_collections(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Merge a freshly computed collection into a previous one.
 
@@ -288,7 +304,8 @@ def publish_collection(
     asset_href
         Href published for the Zarr asset (defaults to ``product_url`` without credentials).
     write_items
-        Also write one Item per complete day.
+        Also write one Item per complete day (only the new ones, and all of them again when
+        anything they share changed: extent, provenance, asset href).
     storage_options
         fsspec options to read the product (also used for ``out_dir`` when it is on the same
         kind of storage and ``out_storage_options`` is not given).
@@ -316,20 +333,8 @@ def publish_collection(
     collection = collection_dict(
         info, asset_href=href, collection_id=collection_id, license=license
     )
-    if write_items:
-        for day in info.complete_days:
-            item = item_dict(info, day, asset_href=href, collection_id=collection_id)
-            name = f"{item['id']}.json"
-            fs.pipe_file(f"{root}/items/{name}", (json.dumps(item, indent=2) + "\n").encode())
-            collection["links"].append(
-                {"rel": "item", "href": f"./items/{name}", "type": "application/geo+json"}
-            )
-    collection["links"] = [
-        {"rel": "self", "href": "./collection.json", "type": "application/json"},
-        {"rel": "root", "href": "./collection.json", "type": "application/json"},
-        *collection["links"],
-    ]
     target = f"{root}/collection.json"
+    old: dict[str, Any] | None = None
     if fs.exists(target):
         try:
             old = json.loads(fs.cat_file(target))
@@ -337,8 +342,37 @@ def publish_collection(
             raise CubeError(
                 f"{redact_url(join(out, 'collection.json'))} is not valid JSON: {exc}"
             ) from exc
-        if old.get("id") == collection_id:
-            collection = merge_collections(old, collection)
+        if old.get("id") != collection_id:
+            old = None
+    digest = items_digest(info, asset_href=href, collection_id=collection_id)
+    collection[ITEMS_DIGEST_FIELD] = digest
+    if write_items:
+        unchanged = old is not None and old.get(ITEMS_DIGEST_FIELD) == digest
+        present: set[str] = set()
+        if unchanged:
+            try:
+                listing = fs.ls(f"{root}/items", detail=False, refresh=True)
+            except FileNotFoundError:
+                listing = []
+            present = {str(p).rstrip("/").rsplit("/", 1)[-1] for p in listing}
+        written = 0
+        for day in info.complete_days:
+            name = f"{collection_id}-{day.isoformat()}.json"
+            if name not in present:
+                item = item_dict(info, day, asset_href=href, collection_id=collection_id)
+                fs.pipe_file(f"{root}/items/{name}", (json.dumps(item, indent=2) + "\n").encode())
+                written += 1
+            collection["links"].append(
+                {"rel": "item", "href": f"./items/{name}", "type": "application/geo+json"}
+            )
+        log.info("wrote %d STAC item(s), %d unchanged", written, len(info.complete_days) - written)
+    collection["links"] = [
+        {"rel": "self", "href": "./collection.json", "type": "application/json"},
+        {"rel": "root", "href": "./collection.json", "type": "application/json"},
+        *collection["links"],
+    ]
+    if old is not None:
+        collection = merge_collections(old, collection)
     payload = (json.dumps(collection, indent=2) + "\n").encode()
     if protocol_of(out) == "file":
         tmp = Path(target).with_suffix(".json.tmp")

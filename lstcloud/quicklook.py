@@ -13,9 +13,12 @@ from lstcloud.errors import CubeError, redact_url
 __all__ = ["write_quicklook"]
 
 
-def _decimate(values: np.ndarray, max_px: int) -> tuple[np.ndarray, int]:
-    step = max(1, int(np.ceil(max(values.shape) / max_px)))
-    return values[::step, ::step], step
+def _decimate(array: Any, max_px: int) -> tuple[np.ndarray, int]:
+    """Every ``step``-th pixel of a lazy 2-D DataArray, sliced before anything is read."""
+    step = max(1, int(np.ceil(max(array.shape) / max_px)))
+    y, x = array.dims
+    picked = array.isel({y: slice(None, None, step), x: slice(None, None, step)})
+    return np.asarray(picked.values), step
 
 
 def write_quicklook(
@@ -65,9 +68,9 @@ def write_quicklook(
     for name, ds, url in (("input cube", cube, cube_url), ("product", product, product_url)):
         if day not in ds["time"].values:
             raise CubeError(f"{date} is not on the time axis of the {name} {redact_url(url)}")
-    lst_1km, step1 = _decimate(cube["lst_day"].sel(time=day).values, max(1, max_px // 4))
-    ndvi, step = _decimate(cube["ndvi"].sel(time=day).values, max_px)
-    out, _ = _decimate(product["lst_250m"].sel(time=day).values, max_px)
+    lst_1km, step1 = _decimate(cube["lst_day"].sel(time=day), max(1, max_px // 4))
+    ndvi, step = _decimate(cube["ndvi"].sel(time=day), max_px)
+    out, _ = _decimate(product["lst_250m"].sel(time=day), max_px)
     finite = np.concatenate([a[np.isfinite(a)] for a in (lst_1km, out)])
     vmin, vmax = np.percentile(finite, [2, 98]) if finite.size else (270.0, 320.0)
 

@@ -174,3 +174,45 @@ def test_run_job_ingests_predicts_and_publishes_a_day(tmp_path: Path, dask_clien
     collection = json.loads((tmp_path / "catalog" / "collection.json").read_text())
     assert collection["type"] == "Collection"
     assert result.collection == tmp_path / "catalog" / "collection.json"
+
+
+@pytest.mark.slow
+def test_a_failed_ingest_is_neither_predicted_nor_published_and_a_retry_fixes_it(
+    tmp_path: Path, dask_client: Any, capsys: pytest.CaptureFixture
+) -> None:
+    import shutil
+
+    from lstcloud.product import complete_days
+    from lstcloud.samples.granules import corrupt_file
+    from lstcloud.samples.stac import build_sample_catalog
+    from lstcloud.stacserver import StacServer
+
+    day = dt.date(2024, 7, 3)
+    catalog = build_sample_catalog(tmp_path / "granules", provider="lpcloud", tiles=["h18v04"],
+                                   dates=[day], products=["MOD21A1D", "MOD09GQ"], seed=6)
+    (lst_item,) = [i for i in catalog.items if i["collection"].upper().startswith("MOD21")]
+    granule = Path(lst_item["assets"]["data"]["href"])
+    shutil.copy(granule, tmp_path / "good.hdf")
+    corrupt_file(granule, mode="truncate")  # a download cut short on the provider's side
+    with StacServer(catalog.collections, catalog.items) as server:
+        data = {**GOOD, "stac_url": server.url, "cube_url": str(tmp_path / "input.zarr"),
+                "product_url": str(tmp_path / "product.zarr"), "model": "bicubic",
+                "device": "cpu", "publish": {"out_dir": str(tmp_path / "catalog")},
+                "scheduler": dask_client.scheduler.address}
+        job = _write(tmp_path, data)
+        # the CronJob's first attempt: exit 3 (the Job retries), nothing predicted or published
+        assert main(["run", "--config", str(job), "--date", day.isoformat()]) == 3
+        out = capsys.readouterr().out
+        assert "FAILED" in out and f"not run: the ingest of {day} failed for 1 tile(s)" in out
+        assert "h18v04:" in out
+        assert complete_days(data["product_url"]) == {}
+        assert not (tmp_path / "catalog" / "collection.json").exists()
+        result = run_job(load_job_config(job), day, client=dask_client)
+        assert result.predict is None and not result.ok
+        # the granule is fine again (re-published): the retry ingests, predicts and publishes
+        shutil.copy(tmp_path / "good.hdf", granule)
+        assert main(["run", "--config", str(job), "--date", day.isoformat()]) == 0, (
+            capsys.readouterr().out)
+    assert list(complete_days(data["product_url"])) == [day]
+    collection = json.loads((tmp_path / "catalog" / "collection.json").read_text())
+    assert collection["extent"]["temporal"]["interval"][0][1].startswith(day.isoformat())

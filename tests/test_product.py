@@ -107,3 +107,65 @@ def test_day_is_complete_only_after_its_marker(tmp_path: Path) -> None:
 def test_open_missing_product_names_url(tmp_path: Path) -> None:
     with pytest.raises(CubeError, match=r"nowhere\.zarr"):
         open_product(str(tmp_path / "nowhere.zarr"))
+
+
+def test_markers_are_listed_once_and_each_read_once(tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    from fsspec.implementations.local import LocalFileSystem
+
+    url = str(tmp_path / "p.zarr")
+    days = [D0 + dt.timedelta(days=i) for i in range(6)]
+    create_product(url, grid=_grid(), dates=days, provenance=PROV)
+    for day in days[:5]:
+        write_day_marker(url, day, info={"n": day.day})
+    reads: list[str] = []
+    lists: list[str] = []
+    real_cat, real_ls = LocalFileSystem.cat_file, LocalFileSystem.ls
+
+    def cat_file(self, path, *args, **kwargs):
+        reads.append(str(path))
+        return real_cat(self, path, *args, **kwargs)
+
+    def ls(self, path, *args, **kwargs):
+        lists.append(str(path))
+        return real_ls(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(LocalFileSystem, "cat_file", cat_file)
+    monkeypatch.setattr(LocalFileSystem, "ls", ls)
+    first = complete_days(url)
+    assert list(first) == days[:5] and first[days[2]]["n"] == days[2].day
+    assert len(lists) == 1 and len(reads) == 5
+    # the next calls of the run: one listing each, nothing read again
+    for _ in range(3):
+        assert list(complete_days(url)) == days[:5]
+    assert len(lists) == 4 and len(reads) == 5
+    # a new day: only its marker is read; a withdrawn one disappears; a changed one is re-read
+    write_day_marker(url, days[5], info={"n": 99})
+    remove_day_marker(url, days[0])
+    marker = Path(url) / "_lstcloud" / "days" / f"{days[1].isoformat()}.json"
+    marker.write_text(json.dumps({"date": days[1].isoformat(), "state": "redo"}))
+    reads.clear()
+    now = complete_days(url)
+    assert list(now) == [days[2], days[3], days[4], days[5]]
+    assert now[days[5]]["n"] == 99
+    assert sorted(Path(p).name for p in reads) == sorted(
+        [f"{days[1].isoformat()}.json", f"{days[5].isoformat()}.json"])
+    # what callers get is a copy: editing it does not change the cache
+    now[days[5]]["n"] = -1
+    assert complete_days(url)[days[5]]["n"] == 99
+
+
+def test_markers_on_s3(store_url: str, store_options) -> None:
+    create_product(store_url, grid=_grid(), dates=[D0, D0 + dt.timedelta(days=1)],
+                   provenance=PROV, storage_options=store_options)
+    assert complete_days(store_url, storage_options=store_options) == {}
+    write_day_marker(store_url, D0, info={"k": 1}, storage_options=store_options)
+    assert list(complete_days(store_url, storage_options=store_options)) == [D0]
+    write_day_marker(store_url, D0 + dt.timedelta(days=1), info={"k": 2},
+                     storage_options=store_options)
+    both = complete_days(store_url, storage_options=store_options)
+    assert [r["k"] for r in both.values()] == [1, 2]
+    remove_day_marker(store_url, D0, storage_options=store_options)
+    assert list(complete_days(store_url, storage_options=store_options)) == [
+        D0 + dt.timedelta(days=1)]

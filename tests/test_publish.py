@@ -136,3 +136,38 @@ def test_reference_collection_matches_the_europe_grid():
     assert step == pytest.approx(1111950.5197665 / 4800) == pytest.approx(-y_dim["step"])
     assert x_dim["extent"] == pytest.approx([xmin + step / 2, xmax - step / 2])
     assert y_dim["extent"] == pytest.approx([ymin + step / 2, ymax - step / 2])
+
+
+def test_a_daily_run_writes_only_the_new_items(tmp_path):
+    from lstcloud.publish import ITEMS_DIGEST_FIELD
+
+    url = str(tmp_path / "product.zarr")
+    out = tmp_path / "stac"
+    write_sample_product(url, complete=[0, 1, 2], days=6)
+    publish_collection(product_url=url, out_dir=out)
+    items = out / "items"
+    stamps = {p.name: p.stat().st_mtime_ns for p in items.glob("*.json")}
+    assert len(stamps) == 3
+    for path in items.glob("*.json"):  # make any rewrite visible
+        path.write_text(path.read_text() + " ")
+    touched = {p.name: p.stat().st_mtime_ns for p in items.glob("*.json")}
+    _mark_complete(url, "2024-01-04")
+    second = json.loads(publish_collection(product_url=url, out_dir=out).read_text())
+    now = {p.name: p.stat().st_mtime_ns for p in items.glob("*.json")}
+    new = "lstcloud-lst-250m-2024-01-04.json"
+    assert set(now) == {*stamps, new}
+    assert {k: now[k] for k in touched} == touched  # the earlier days' items were not rewritten
+    validate_stac(json.loads((items / new).read_text()))
+    assert len([link for link in second["links"] if link["rel"] == "item"]) == 4
+    assert second[ITEMS_DIGEST_FIELD]
+    # anything the items share changes (here the asset href): all of them are written again
+    third = json.loads(publish_collection(product_url=url, out_dir=out,
+                                          asset_href="s3://bucket/product.zarr").read_text())
+    assert third[ITEMS_DIGEST_FIELD] != second[ITEMS_DIGEST_FIELD]
+    for path in items.glob("*.json"):
+        item = json.loads(path.read_text())  # rewritten with the new href
+        assert item["assets"]["zarr"]["href"] == "s3://bucket/product.zarr"
+    # an item deleted by hand comes back
+    (items / new).unlink()
+    publish_collection(product_url=url, out_dir=out, asset_href="s3://bucket/product.zarr")
+    assert (items / new).exists()

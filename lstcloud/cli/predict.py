@@ -41,9 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (default: local)")
     p.add_argument(
         "--device",
-        choices=["cpu", "cuda"],
-        default=None,
-        help="model device (default: cuda when available, else cpu)",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help=(
+            "model device, chosen on each Dask worker: auto (default) = CUDA on workers that "
+            "see a GPU (or their LSTCLOUD_DEVICE), else CPU; cpu or cuda force it (cuda fails "
+            "clearly on workers without CUDA)"
+        ),
     )
     p.add_argument(
         "--tile",
@@ -84,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
                     "written": [d.isoformat() for d in summary.written],
                     "skipped": [d.isoformat() for d in summary.skipped],
                     "missing": [[d.isoformat(), r] for d, r in summary.missing],
+                    "incomplete": [[d.isoformat(), r] for d, r in summary.incomplete],
+                    "devices": summary.devices,
                     "pixels_250m": summary.pixels_250m,
                     "halo_share": summary.halo_share,
                     "seconds": summary.seconds,

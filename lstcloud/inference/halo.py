@@ -18,10 +18,12 @@ The model is never in the graph: tasks look it up by key in the worker's registr
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 
@@ -315,6 +317,7 @@ def super_resolve(
     *,
     model_key: str,
     plan: HaloPlan,
+    resources: dict[str, float] | None = None,
 ) -> tuple[da.Array, da.Array]:
     """Lazily super-resolve one day: 1 km LST (y, x) + 250 m NDVI (4y, 4x) -> 250 m LST.
 
@@ -329,6 +332,9 @@ def super_resolve(
         Registry key of the model in each worker (see :class:`~.plugin.ModelPlugin`).
     plan
         The halo plan of the model (:func:`plan_halo`).
+    resources
+        Dask resources the model tasks need (``{"GPU": 1}`` pins them to GPU workers);
+        the quality layer is not restricted.
 
     Returns
     -------
@@ -348,17 +354,19 @@ def super_resolve(
         "allow_rechunk": False,
         "chunks": ndvi_250m.chunks,
     }
-    lst_250m = da.map_overlap(
-        _predict_block,
-        lst_1km,
-        ndvi_250m,
-        dtype=np.float32,
-        meta=np.empty((0, 0), np.float32),
-        token="lstcloud-predict",
-        model_key=model_key,
-        plan=plan,
-        **common,
-    )
+    pin = dask.annotate(resources=dict(resources)) if resources else contextlib.nullcontext()
+    with pin:
+        lst_250m = da.map_overlap(
+            _predict_block,
+            lst_1km,
+            ndvi_250m,
+            dtype=np.float32,
+            meta=np.empty((0, 0), np.float32),
+            token="lstcloud-predict",
+            model_key=model_key,
+            plan=plan,
+            **common,
+        )
     quality = da.map_overlap(
         _quality_block,
         lst_1km,

@@ -6,10 +6,21 @@ quality flags are stored into the product with region writes of whole chunks, an
 the day's completion marker written. Days already complete are skipped; a failed day leaves no
 marker and is redone by the next run. Worker loss is absorbed by the scheduler (tasks are pure
 and writes idempotent), so a disturbed run ends with the same product as an undisturbed one.
+
+A day is predicted only when its input is whole: on an lstcloud input cube every tile of the
+cube must have an ingest record ``complete`` or ``empty`` for that day
+(:func:`lstcloud.cube.status.read_status`); otherwise the day is reported in
+:attr:`PredictSummary.incomplete` and left for a later run (a day that is on the time axis but
+whose ingest failed would otherwise become an all-NaN day marked complete for good).
+
+The model is registered once per cluster (:func:`register_model`); each worker chooses its
+device (``auto``: CUDA when it sees a GPU). When workers advertise the Dask resource ``GPU``,
+the model tasks are pinned to them (``resources={"GPU": 1}``) unless ``cpu`` is asked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -19,13 +30,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
 
 from lstcloud.errors import CubeError, LstcloudError, redact_url
 from lstcloud.inference.halo import HaloPlan, align_inputs, halo_share, plan_halo, super_resolve
-from lstcloud.inference.plugin import ModelPlugin, default_device, load_model_for
+from lstcloud.inference.plugin import (
+    ModelPlugin,
+    check_device,
+    load_model_for,
+    model_status,
+)
 from lstcloud.product import (
     LST_VAR,
     ProductGrid,
@@ -39,7 +56,17 @@ from lstcloud.product import (
     write_day_marker,
 )
 
-__all__ = ["PredictSummary", "open_input_cube", "predict_cube"]
+__all__ = [
+    "PredictSummary",
+    "input_readiness",
+    "model_fingerprint",
+    "open_input_cube",
+    "predict_cube",
+    "register_model",
+]
+
+#: Ingest states of a (day, tile) that let the day be predicted.
+_INGESTED = frozenset({"complete", "empty"})
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +87,11 @@ class PredictSummary:
         Days already complete (not recomputed).
     missing
         ``(day, reason)`` for days not predicted: absent from the input cube, or failed.
+    incomplete
+        ``(day, reason)`` for days skipped because their input is not whole yet (a tile of
+        the input cube failed or has no ingest record); a later run predicts them.
+    devices
+        Device chosen by the workers holding the model: ``{"cpu": 2, "cuda": 1}``.
     pixels_250m
         250 m output pixels written.
     halo_share
@@ -73,14 +105,16 @@ class PredictSummary:
     written: tuple[dt.date, ...] = ()
     skipped: tuple[dt.date, ...] = ()
     missing: tuple[tuple[dt.date, str], ...] = field(default_factory=tuple)
+    incomplete: tuple[tuple[dt.date, str], ...] = field(default_factory=tuple)
+    devices: dict[str, int] = field(default_factory=dict)
     pixels_250m: int = 0
     halo_share: float = 0.0
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        """True when no day failed or was missing."""
-        return not self.missing
+        """True when no day failed, was missing or had an incomplete input."""
+        return not self.missing and not self.incomplete
 
     def format(self) -> str:
         """A human-readable closing summary."""
@@ -92,6 +126,11 @@ class PredictSummary:
             f"pixels    {self.pixels_250m / 1e6:.2f} Mpx at 250 m in {self.seconds:.1f} s"
             f" (halo share {self.halo_share:.1%})",
         ]
+        if self.devices:
+            used = ", ".join(f"{d} x{n}" for d, n in sorted(self.devices.items()))
+            lines.append(f"devices   {used} worker(s)")
+        for day, reason in self.incomplete:
+            lines.append(f"skipped   {day}: {reason}")
         for day, reason in self.missing:
             lines.append(f"missing   {day}: {reason}")
         return "\n".join(lines)
@@ -180,14 +219,170 @@ def _has_plugin(name: str, dask_scheduler: Any = None) -> bool:
     return name in getattr(dask_scheduler, "worker_plugins", {})
 
 
-def _ensure_plugin(client: Any, plugin: ModelPlugin) -> None:
-    """Register ``plugin`` unless the cluster already loads the same model (same key)."""
+def _worker_table(dask_scheduler: Any = None) -> dict[str, dict[str, Any]]:
+    """On the scheduler: host, threads and resources of every worker."""
+    return {
+        addr: {"host": ws.host, "nthreads": ws.nthreads, "resources": dict(ws.resources)}
+        for addr, ws in dask_scheduler.workers.items()
+    }
+
+
+def _ensure_plugin(client: Any, plugin: ModelPlugin) -> dict[str, dict[str, Any]]:
+    """Register ``plugin`` unless every worker already holds it with the same settings.
+
+    Returns the workers' :func:`~lstcloud.inference.plugin.model_status` for the key. A failed
+    setup (e.g. ``cuda`` asked on a worker without CUDA) unregisters the plugin again and
+    raises :class:`LstcloudError` with the worker's message.
+    """
     try:
         known = bool(client.run_on_scheduler(_has_plugin, plugin.name))
     except Exception:  # an older scheduler without the attribute: just register
         known = False
-    if not known:
+    if known:
+        states = client.run(model_status, plugin.key)
+        wanted = plugin.settings
+        if states and all(
+            state and all(state.get(k) == v for k, v in wanted.items())
+            for state in states.values()
+        ):
+            return states
+    try:
         client.register_plugin(plugin)
+    except Exception as exc:
+        with contextlib.suppress(Exception):  # new workers must not retry a broken setup
+            client.unregister_worker_plugin(plugin.name)
+        raise LstcloudError(
+            f"the model could not be loaded on the Dask workers: {type(exc).__name__}: "
+            f"{_redact_text(str(exc))}"
+        ) from exc
+    return client.run(model_status, plugin.key)
+
+
+def model_fingerprint(model: Any, *, loaded: Any = None) -> str:
+    """The content identity :func:`predict_cube` keys a model by: its card's weights sha256.
+
+    ``loaded`` is ``model`` already loaded (saves loading a named model once more).
+    """
+    local = loaded if loaded is not None else load_model_for(model, "cpu")
+    card = dict(getattr(local, "card", {}) or {})
+    name = str(card.get("name", getattr(local, "name", model if isinstance(model, str) else "?")))
+    return str(card.get("sha256") or f"none:{name}")
+
+
+def register_model(
+    client: Any,
+    model: Any,
+    *,
+    device: str | None = "auto",
+    fingerprint: str | None = None,
+    threads: int | None = None,
+) -> tuple[ModelPlugin, dict[str, dict[str, Any]]]:
+    """Load ``model`` once on every worker of ``client`` (reused when already there).
+
+    This is how :func:`predict_cube` registers its model; call it first to warm a cluster up
+    (same key: the prediction then finds the model loaded).
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``.
+    model
+        Model name / folder, or a loaded SuperResolver.
+    device
+        ``auto`` (default), ``cpu`` or ``cuda``; each worker resolves it in the plugin's setup.
+        Unless ``cpu``, when workers advertise the Dask resource ``GPU`` only they load the
+        model (the tasks get pinned to them: see ``plugin.gpu_only``).
+    fingerprint
+        The weights' sha256 (part of the key); default :func:`model_fingerprint`.
+    threads
+        Explicit torch threads per worker.
+
+    Returns
+    -------
+    (ModelPlugin, dict)
+        The plugin (``.key`` for the graph, ``.gpu_only``) and each worker's model status.
+    """
+    requested = check_device(device)
+    if fingerprint is None:
+        fingerprint = model_fingerprint(model)
+    try:
+        workers = client.run_on_scheduler(_worker_table)
+    except Exception:  # pragma: no cover - schedulers without the attribute
+        workers = {}
+    hosts: dict[str, int] = {}
+    for info in workers.values():
+        hosts[str(info["host"])] = hosts.get(str(info["host"]), 0) + int(info["nthreads"])
+    gpu = any(float(info["resources"].get("GPU", 0)) >= 1 for info in workers.values())
+    plugin = ModelPlugin(
+        model,
+        device=requested,
+        threads=threads,
+        fingerprint=fingerprint,
+        gpu_only=gpu and requested != "cpu",
+        host_nthreads=hosts,
+    )
+    return plugin, _ensure_plugin(client, plugin)
+
+
+def _devices(states: dict[str, dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for state in states.values():
+        if state and state.get("device"):
+            out[str(state["device"])] = out.get(str(state["device"]), 0) + 1
+    return out
+
+
+def input_readiness(
+    cube_url: str,
+    ds: xr.Dataset,
+    days: list[dt.date],
+    *,
+    storage_options: dict[str, Any] | None = None,
+) -> dict[dt.date, str]:
+    """Days among ``days`` whose input is not whole yet, each with the reason.
+
+    On an lstcloud input cube (group attribute ``lstcloud_tiles``) a day is whole when every
+    tile has an ingest record in state ``complete`` or ``empty``; a failed tile, a tile without
+    record (never ingested, or interrupted) or any other state keeps the day out. Other Zarr
+    stores carry no ingest records: every day on their time axis counts as whole.
+    """
+    tiles_attr = ds.attrs.get("lstcloud_tiles")
+    if not tiles_attr or not days:
+        return {}
+    tiles = sorted(t.strip() for t in str(tiles_attr).split(",") if t.strip())
+    from lstcloud.cube.status import read_status
+
+    records: dict[tuple[dt.date, str], Any] = {}
+    if len(days) == 1:
+        try:
+            records = read_status(cube_url, storage_options=storage_options, date=days[0])
+        except TypeError:  # a read_status without the one-day filter
+            records = read_status(cube_url, storage_options=storage_options)
+    else:
+        records = read_status(cube_url, storage_options=storage_options)
+    out: dict[dt.date, str] = {}
+    for day in days:
+        by_state: dict[str, list[str]] = {}
+        first_reason = ""
+        for tile in tiles:
+            record = records.get((day, tile))
+            state = "missing" if record is None else str(record.state)
+            if state in _INGESTED:
+                continue
+            by_state.setdefault(state, []).append(tile)
+            reasons = tuple(getattr(record, "reasons", ()) or ())
+            if reasons and not first_reason:
+                first_reason = f" ({tile}: {str(reasons[0])[:200]})"
+        if by_state:
+            parts = "; ".join(
+                f"{', '.join(names)} {'missing (no ingest record)' if st == 'missing' else st}"
+                for st, names in sorted(by_state.items())
+            )
+            out[day] = (
+                f"input incomplete: tile(s) {parts} in {redact_url(cube_url)}{first_reason}; "
+                "ingest the day again, then predict"
+            )
+    return out
 
 
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
@@ -213,12 +408,13 @@ def _day_graph(
     targets: tuple[Any, Any],
     pi: int,
     product_chunks: tuple[int, int],
+    resources: dict[str, float] | None = None,
 ) -> tuple[Any, int]:
     lst = ds["lst_day"].data[ti]
     ndvi = ds["ndvi"].data[ti]
     if not isinstance(lst, da.Array):
         lst, ndvi = da.asarray(lst), da.asarray(ndvi)
-    out, quality = super_resolve(lst, ndvi, model_key=key, plan=plan)
+    out, quality = super_resolve(lst, ndvi, model_key=key, plan=plan, resources=resources)
     want = tuple(
         tuple(min(c, n - o) for o in range(0, n, c))
         for c, n in zip(product_chunks, out.shape, strict=True)
@@ -269,7 +465,10 @@ def predict_cube(
         A ``distributed.Client``; otherwise ``scheduler`` (address) or a local cluster of
         worker processes is used and closed afterwards.
     device
-        ``"cpu"`` or ``"cuda"``; default CUDA when visible on this machine, else CPU.
+        ``"auto"`` (or ``None``, the default): every worker uses CUDA when it sees a GPU (or
+        its ``LSTCLOUD_DEVICE``), else its CPU; ``"cpu"`` / ``"cuda"`` force it on every
+        worker (``cuda`` on a worker without CUDA fails with the worker's message). Decided
+        on the workers, never in this process.
     storage_options
         fsspec options for both cubes (S3 endpoint, credentials).
     tile_1km, batch_size
@@ -282,68 +481,79 @@ def predict_cube(
     Returns
     -------
     PredictSummary
+        Days whose input is not whole (a tile failed or was never ingested) are in
+        ``incomplete``, not predicted.
     """
     t0 = time.perf_counter()
-    device = device or default_device()
-    if device not in ("cpu", "cuda"):
-        raise LstcloudError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    requested = check_device(device)
     local = load_model_for(model, "cpu")
     card = dict(getattr(local, "card", {}) or {})
     rf = int(card.get("receptive_field_px", getattr(local, "receptive_field_px", 0)))
     name = str(card.get("name", getattr(local, "name", model if isinstance(model, str) else "?")))
-    sha = str(card.get("sha256") or f"none:{name}")
+    sha = model_fingerprint(model, loaded=local)
     multiple = int(card.get("alignment_px") or getattr(local, "size_multiple", 8) or 8)
     plan = plan_halo(rf, align_1km=max(1, multiple // 4), tile_1km=tile_1km, batch_size=batch_size)
 
     ds = open_input_cube(cube_url, storage_options=storage_options)
     grid = _input_grid(ds, cube_url)
     cube_days = {np.datetime64(t, "D"): i for i, t in enumerate(ds["time"].values)}
-    requested = _daterange(start, end)
+    requested_days = _daterange(start, end)
     missing: list[tuple[dt.date, str]] = []
     present = []
-    for day in requested:
+    for day in requested_days:
         if np.datetime64(day, "D") in cube_days:
             present.append(day)
         else:
             missing.append((day, f"not on the time axis of input cube {redact_url(cube_url)}"))
     summary_model = f"{name} (sha256 {sha[:12]})"
-    if not present:
+    done = complete_days(out_url, storage_options=storage_options) if present else {}
+    skipped = [d for d in present if d in done and not overwrite]
+    unready = input_readiness(
+        cube_url, ds, [d for d in present if d not in skipped], storage_options=storage_options
+    )
+    for day, reason in unready.items():
+        log.warning("not predicting %s: %s", day, reason)
+    incomplete = tuple(sorted(unready.items()))
+    todo = [d for d in present if d not in skipped and d not in unready]
+    if not skipped and not todo:
         return PredictSummary(
             product_url=redact_url(out_url),
             model=summary_model,
             missing=tuple(missing),
+            incomplete=incomplete,
             seconds=time.perf_counter() - t0,
         )
     provenance = Provenance(
         model_name=name, model_sha256=sha, receptive_field_px=rf, input_cube=redact_url(cube_url)
     )
-    # the product's daily axis starts with the input cube's, so any later backfill fits
-    first_cube_day = min(cube_days).astype("datetime64[D]").astype(dt.date)
-    create_product(
-        out_url,
-        grid=grid,
-        dates=[first_cube_day, *present],
-        provenance=provenance,
-        storage_options=storage_options,
-    )
-    done = complete_days(out_url, storage_options=storage_options)
-    skipped = [d for d in present if d in done and not overwrite]
-    todo = [d for d in present if d not in skipped]
-    for day in todo:
-        if day in done:  # --overwrite: the day stops looking complete before it is rewritten
-            remove_day_marker(out_url, day, storage_options=storage_options)
-    targets = open_product_arrays(out_url, storage_options=storage_options)
-    aligned = align_inputs(ds["lst_day"].data[0], ds["ndvi"].data[0], plan)[0]
-    share = halo_share(aligned.chunks, plan)
-
     written: list[dt.date] = []
+    devices: dict[str, int] = {}
     pixels = 0
-    if todo:
-        with _client_for(client, scheduler) as cl:
-            plugin = ModelPlugin(
-                model if isinstance(model, str) else local, device=device, fingerprint=sha
+    with contextlib.ExitStack() as stack:
+        cl = stack.enter_context(_client_for(client, scheduler)) if todo else None
+        plugin = None
+        if cl is not None:  # the model first: a worker refusing it leaves the product untouched
+            plugin, states = register_model(
+                cl, model if isinstance(model, str) else local, device=requested, fingerprint=sha
             )
-            _ensure_plugin(cl, plugin)
+            devices = _devices(states)
+        # the product's daily axis starts with the input cube's, so any later backfill fits
+        first_cube_day = min(cube_days).astype("datetime64[D]").astype(dt.date)
+        create_product(
+            out_url,
+            grid=grid,
+            dates=[first_cube_day, *skipped, *todo],
+            provenance=provenance,
+            storage_options=storage_options,
+        )
+        for day in todo:
+            if day in done:  # --overwrite: the day stops looking complete before it is rewritten
+                remove_day_marker(out_url, day, storage_options=storage_options)
+        targets = open_product_arrays(out_url, storage_options=storage_options)
+        aligned = align_inputs(ds["lst_day"].data[0], ds["ndvi"].data[0], plan)[0]
+        share = halo_share(aligned.chunks, plan)
+        if cl is not None and plugin is not None:
+            resources = {"GPU": 1} if plugin.gpu_only else None
             graphs = {}
             for day in todo:
                 stored, n = _day_graph(
@@ -354,9 +564,14 @@ def predict_cube(
                     targets=targets,
                     pi=time_index(out_url, day, storage_options=storage_options),
                     product_chunks=grid.chunks,
+                    resources=resources,
                 )
                 graphs[day] = (stored, n)
-            futures = cl.compute([g for g, _ in graphs.values()], retries=retries)
+            # low-level task fusion drops layer annotations: keep it off when pinning the model
+            # tasks, so they (and only they) land on the GPU workers
+            unfused = {"optimization.fuse.active": False} if resources else {}
+            with dask.config.set(unfused):
+                futures = cl.compute([g for g, _ in graphs.values()], retries=retries)
             by_future = dict(zip(futures, graphs, strict=True))
             from distributed import as_completed
 
@@ -380,6 +595,7 @@ def predict_cube(
                         "input_cube": redact_url(cube_url),
                         "variable": LST_VAR,
                         "halo_depth_1km": plan.depth_1km,
+                        "devices": devices,
                     },
                 )
                 written.append(day)
@@ -391,6 +607,8 @@ def predict_cube(
         written=tuple(sorted(written)),
         skipped=tuple(skipped),
         missing=tuple(sorted(missing)),
+        incomplete=incomplete,
+        devices=devices,
         pixels_250m=pixels,
         halo_share=share,
         seconds=time.perf_counter() - t0,

@@ -126,3 +126,25 @@ class FailingStandInModel(StandInModel):
         if bool((lst_1km == self.SENTINEL).any()):
             raise RuntimeError("corrupt input at s3://bucket/input.zarr?sig=secret")
         return super().predict_tensor(lst_1km, ndvi_250m)
+
+
+class BallastModel(StandInModel):
+    """The stand-in model carrying 8 MB of extra weights (would show up in a shipped graph);
+    a fresh card sha256 per instance, so each test gets its own plugin key."""
+
+    def __init__(self, seed: int = 0) -> None:
+        import time
+
+        super().__init__(seed)
+        self.ballast = np.ones(2_000_000, np.float32)
+        self.card = {**self.card, "sha256": f"ballast-{seed}-{time.time_ns()}"}
+
+
+def set_worker_env(key: str, value: str | None) -> None:
+    """Set (or drop) an environment variable in the process running this (a Dask worker)."""
+    import os
+
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value

@@ -103,7 +103,7 @@ def test_chunked_equals_whole_array_on_worker_processes(tmp_path, cluster_client
 def test_too_small_halo_shows_seams() -> None:
     """Negative control: with a halo smaller than the receptive field chunking changes values."""
     m = make_standin()
-    key = model_key(m, "cpu")
+    key = model_key(m)
     install_model(key, m)
     from lstcloud.inference.halo import super_resolve
 

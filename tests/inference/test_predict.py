@@ -108,3 +108,75 @@ def test_cli_predict_with_shipped_baseline_and_quicklook(small_cube, tmp_path: P
     bad = main(["predict", "--cube", cube, "--model", "bicubic", "--out", out,
                 "--start", "2021-09-03", "--end", "2021-09-01", "--scheduler", address])
     assert bad == 1 and "before --start" in capsys.readouterr().err
+
+
+def test_a_day_is_predicted_only_once_every_tile_of_it_is_ingested(
+    tmp_path: Path, cluster_client: Any
+) -> None:
+    """A real input cube (lstcloud.cube) of two tiles and its per (day, tile) ingest records."""
+    from lstcloud.cube import create_cube, write_tile_day
+    from lstcloud.cube.status import TileDayStatus, write_status
+
+    day = dt.date(2021, 9, 5)
+    cube = str(tmp_path / "input.zarr")
+    out = str(tmp_path / "product.zarr")
+    create_cube(cube, grid="h18v04,h19v04", dates=[day])
+    lst = np.full((1200, 1200), np.nan, np.float32)
+    lst[600:640, 1100:1200] = 300.0  # a little valid LST near the shared tile edge
+    ndvi = np.full((4800, 4800), 0.5, np.float32)
+    write_tile_day(cube, date=day, tile="h18v04", arrays={"lst_day": lst, "ndvi": ndvi},
+                   status=TileDayStatus(state="complete"))
+    kwargs = dict(cube_url=cube, model=make_standin(), out_url=out, start=day, end=day,
+                  client=cluster_client, device="cpu")
+
+    # h19v04 was never ingested (no record: e.g. the ingest crashed, or is still running)
+    first = predict_cube(**kwargs)
+    assert first.written == () and not first.ok
+    ((when, reason),) = first.incomplete
+    assert when == day and "input incomplete" in reason
+    assert "h19v04 missing" in reason and "h18v04" not in reason
+    assert "input incomplete" in first.format()
+    assert complete_days(out) == {}
+
+    # its catalogue search failed: still not predicted, the reason says why
+    write_status(cube, day, "h19v04", TileDayStatus(
+        state="failed", reasons=("catalogue search for MOD11A1 failed: HTTP 503",)))
+    second = predict_cube(**kwargs)
+    assert second.written == () and not second.ok
+    ((_, reason),) = second.incomplete
+    assert "h19v04 failed" in reason and "HTTP 503" in reason
+    assert complete_days(out) == {}
+
+    # ingested again (nothing valid that day over h19v04: "empty" counts as done) -> predicted
+    write_status(cube, day, "h19v04", TileDayStatus(state="empty", reasons=("all cloud",)))
+    third = predict_cube(**kwargs)
+    assert third.written == (day,) and third.ok and third.incomplete == ()
+    assert list(complete_days(out)) == [day]
+    values = open_product(out).lst_250m.sel(time=np.datetime64(day, "ns"))
+    patch = values.isel(y=slice(4 * 600, 4 * 640), x=slice(4 * 1100, 4 * 1200)).values
+    assert np.isfinite(patch).all() and np.isnan(values.values).mean() > 0.99
+
+    # a rerun skips the complete day even if a record later goes bad: complete stays complete
+    write_status(cube, day, "h19v04", TileDayStatus(state="failed", reasons=("later",)))
+    assert predict_cube(**kwargs).skipped == (day,)
+
+
+def test_quicklook_slices_before_reading() -> None:
+    import tracemalloc
+
+    import dask.array as da
+    import xarray as xr
+
+    from lstcloud.quicklook import _decimate
+
+    full = da.random.random((4096, 4096), chunks=512).astype(np.float32)  # 64 MiB
+    array = xr.DataArray(full, dims=("y", "x"))
+    tracemalloc.start()
+    try:
+        picked, step = _decimate(array, 256)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert step == 16 and picked.shape == (256, 256)
+    np.testing.assert_array_equal(picked, full.compute()[::16, ::16])
+    assert peak < full.nbytes / 4, peak  # never the whole full-resolution array at once

@@ -1,0 +1,44 @@
+"""``lstcloud demo --workdir DIR`` (an interface outside checks rely on): it leaves
+``DIR/input.zarr``, ``DIR/product.zarr`` and ``DIR/quicklook.png``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_demo_leaves_the_input_cube_the_product_and_the_quicklook(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    # the smallest demo: one tile, one day, one worker, the bicubic baseline (the CNN over a
+    # whole 4800 x 4800 tile takes minutes on two cores; the CNN path is tested elsewhere)
+    result = subprocess.run(
+        [sys.executable, "-m", "lstcloud", "demo", "--workdir", str(workdir),
+         "--tiles", "h18v04", "--days", "1", "--workers", "1", "--model", "bicubic"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in ("input.zarr", "product.zarr", "quicklook.png"):
+        assert (workdir / name).exists(), name
+        assert str(workdir / name) in result.stdout  # it prints where everything is
+    assert (workdir / "quicklook.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    import lstcloud
+
+    product = lstcloud.open_product(str(workdir / "product.zarr"))
+    assert product.lst_250m.dims == ("time", "y", "x")
+    assert product.lst_250m.attrs["units"] == "K"
+    assert product.attrs["complete_days"] == ["2024-07-01"]
+    values = product.lst_250m.isel(time=0, y=slice(0, None, 16), x=slice(0, None, 16)).values
+    assert np.isfinite(values).mean() > 0.3
+    assert 250 < np.nanmedian(values) < 340
+    cube = lstcloud.open_cube(str(workdir / "input.zarr"))
+    assert {"lst_day", "ndvi"} <= set(cube.data_vars)
