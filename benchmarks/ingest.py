@@ -95,7 +95,8 @@ def main() -> None:
     print(f"bare read+decode : {n / bare:6.2f} granules/s  {mb / bare:7.1f} MB/s  ({bare:.1f} s)")
     print(f"ingest           : {n / full:6.2f} granules/s  {mb / full:7.1f} MB/s  ({full:.1f} s; "
           f"{first.written} written, {len(first.failed)} failed)")
-    print(f"ingest / bare    : {bare / full:.2f}   (aim >= 0.5)")
+    print(f"ingest / bare    : {bare / full:.2f}   (aim >= 0.5); the ingest counted "
+          f"{first.bytes_read / 1e6:.1f} MB read")
     print(f"rerun            : {rerun:.2f} s, {again.written} written, {again.skipped} skipped; "
           f"rerun / first = {rerun / full:.3f}   (must be < 0.1)")
     if args.workdir is None:

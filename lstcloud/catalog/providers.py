@@ -254,9 +254,10 @@ class ProviderProfile:
         """What the reader opens for ``item``: the HDF4 URL or ``{asset key: COG href}``.
 
         COG providers give the signed hrefs of the product's SDS assets the item has (a missing
-        one is reported by the reader as :class:`~lstcloud.errors.MissingAssetError`). An HDF
-        item without its ``data`` asset gives an empty mapping, which the reader reports the
-        same way. ``sign=False`` leaves the hrefs unsigned (sign them with :meth:`sign` right
+        one is reported as :class:`~lstcloud.errors.MissingAssetError` naming the item and the
+        asset key by the ingest, or the asset key by the reader). An HDF item without its
+        ``data`` asset gives an empty mapping, reported the same way ("item ... has no 'data'
+        asset"). ``sign=False`` leaves the hrefs unsigned (sign them with :meth:`sign` right
         before reading: Planetary Computer SAS tokens expire after about an hour).
         """
         spec = get_product(product)

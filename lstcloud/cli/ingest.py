@@ -40,29 +40,61 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lst-product", default=None, help="override the day LST product")
     p.add_argument("--ndvi-product", default=None, help="override the 250 m NDVI product")
     p.add_argument("--no-qc", action="store_true", help="keep pixels rejected by QC")
+    p.add_argument(
+        "--qc-policy",
+        default="default",
+        metavar="POLICY",
+        help=(
+            "QC acceptance per product: 'default' (the documented defaults of "
+            "lstcloud.products.qc), inline JSON or a JSON/YAML file mapping a product or QC "
+            'scheme to policy options, e.g. \'{"MOD21A1D": {"cloud_flag": [0, 1]}}\''
+        ),
+    )
+    p.add_argument(
+        "--recheck-no-input",
+        action="store_true",
+        help="search again for the (day, tile) recorded as having no granule in the catalogue",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the ingest; exit code 0 when every (day, tile) is written or skipped, 3 otherwise."""
-    from lstcloud.ingest import ingest
+    """Run the ingest.
 
-    summary = ingest(
-        provider=args.provider,
-        stac_url=args.stac_url,
-        region=args.region,
-        start=args.start,
-        end=args.end,
-        cube_url=args.cube,
-        scheduler=args.scheduler,
-        include_night=args.night,
-        lst_product=args.lst_product,
-        ndvi_product=args.ndvi_product,
-        apply_qc=not args.no_qc,
-        progress=not args.no_progress and sys.stderr.isatty(),
-    )
+    Exit codes: 0 when every (day, tile) is written, skipped or has no input in the catalogue
+    (``no_input``: not an error), 3 when some failed, 2 for a configuration error (bad dates,
+    region, product or QC policy), printed as one line.
+    """
+    from lstcloud.errors import ConfigError
+    from lstcloud.ingest import ingest
+    from lstcloud.ingest.qc import parse_qc_policy_arg
+    from lstcloud.ingest.run import parse_window
+
+    try:
+        start, end = parse_window(args.start, args.end)
+        qc_policy = parse_qc_policy_arg(args.qc_policy)
+        summary = ingest(
+            provider=args.provider,
+            stac_url=args.stac_url,
+            region=args.region,
+            start=start,
+            end=end,
+            cube_url=args.cube,
+            scheduler=args.scheduler,
+            include_night=args.night,
+            lst_product=args.lst_product,
+            ndvi_product=args.ndvi_product,
+            apply_qc=not args.no_qc,
+            qc_policy=qc_policy,
+            recheck_no_input=args.recheck_no_input,
+            progress=not args.no_progress and sys.stderr.isatty(),
+        )
+    except ConfigError as exc:
+        message = " ".join(str(exc).split())  # one line (pydantic errors span several)
+        print(f"lstcloud ingest: error: {message}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:

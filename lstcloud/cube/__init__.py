@@ -2,7 +2,10 @@
 
 - :func:`create_cube` writes the template once (or extends its time axis);
 - :func:`write_tile_day` writes one (date, tile) with chunk-aligned region writes;
-- :mod:`lstcloud.cube.status` records which (date, tile) are complete, empty, failed or missing;
+- :mod:`lstcloud.cube.status` records which (date, tile) are complete, empty, no_input, failed
+  or missing;
+- storage failures raise :class:`~lstcloud.cube.errors.TransientCubeError` (retry) or
+  :class:`~lstcloud.errors.CubeError` (permanent);
 - :func:`open_cube` opens it lazily with the CRS decoded.
 
 See :mod:`lstcloud.cube.schema` for the variables and their attributes.
@@ -10,6 +13,7 @@ See :mod:`lstcloud.cube.schema` for the variables and their attributes.
 
 from __future__ import annotations
 
+from lstcloud.cube.errors import TransientCubeError
 from lstcloud.cube.schema import VARIABLES, CubeVariable, cube_variables
 from lstcloud.cube.status import (
     TileDayStatus,
@@ -35,6 +39,7 @@ __all__ = [
     "CubeLayout",
     "CubeVariable",
     "TileDayStatus",
+    "TransientCubeError",
     "check_aligned",
     "create_cube",
     "cube_layout",

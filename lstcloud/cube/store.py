@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lstcloud import __version__
+from lstcloud.cube.errors import TransientCubeError, cube_io_error
 from lstcloud.cube.schema import (
     CUBE_FORMAT_VERSION,
     GRID_MAPPINGS,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CubeLayout",
+    "TransientCubeError",
     "check_aligned",
     "create_cube",
     "cube_layout",
@@ -104,6 +106,8 @@ def _open_group(url: str, storage_options: dict[str, Any] | None, *, mode: str) 
         raise CubeError(f"no cube at {redact_url(str(url))}") from exc
     except (zarr.errors.ContainsArrayError, zarr.errors.MetadataValidationError) as exc:
         raise CubeError(f"{redact_url(str(url))} is not an lstcloud cube: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise cube_io_error(exc, what=f"opening the cube {redact_url(str(url))}") from exc
 
 
 def check_aligned(
@@ -199,6 +203,8 @@ def _layout_from_group(group: zarr.Group, url: str) -> CubeLayout:
         n_times = int(group["time"].shape[0])
     except KeyError as exc:
         raise CubeError(f"{redact_url(url)} has no time axis") from exc
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise cube_io_error(exc, what=f"reading the time axis of {redact_url(url)}") from exc
     return CubeLayout(grid, time_start, n_times, include_night, names)
 
 
@@ -468,11 +474,24 @@ def _prepare(var: CubeVariable, data: Any, *, what: str) -> np.ndarray:
 def _write_block(
     arr: zarr.Array, region: tuple[slice, ...], data: np.ndarray, *, what: str
 ) -> None:
+    """Write one aligned block; a storage failure raises :class:`TransientCubeError` when worth
+    retrying (S3 5xx / throttling / timeouts / connection errors), else :class:`CubeError`."""
     check_aligned(region, tuple(arr.shape), tuple(arr.chunks), what=what)
     try:
         arr[region] = data
-    except (OSError, ValueError) as exc:
-        raise CubeError(f"{what}: write failed: {exc}") from exc
+    except CubeError:
+        raise
+    except Exception as exc:  # OSError from s3fs, botocore / aiohttp errors, zarr ValueErrors
+        raise cube_io_error(exc, what=f"{what}: write failed") from exc
+
+
+def _array(group: zarr.Group, name: str, *, what: str) -> zarr.Array:
+    try:
+        return group[name]  # type: ignore[return-value]
+    except KeyError as exc:
+        raise CubeError(f"{what}: no array {name!r} in the cube") from exc
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise cube_io_error(exc, what=f"{what}: reading the array metadata failed") from exc
 
 
 def write_tile_day(
@@ -505,6 +524,10 @@ def write_tile_day(
 
     Raises
     ------
+    TransientCubeError
+        A storage failure worth retrying (S3 5xx / ``SlowDown`` / timeouts / connection errors;
+        also a :class:`~lstcloud.errors.TransientError`). The writes are idempotent: retrying the
+        whole call is safe.
     CubeError
         Unknown variable, wrong shape, date or tile outside the cube, or a failed write (the
         message names the cube, date, tile and variable).
@@ -527,8 +550,8 @@ def write_tile_day(
     for name, var, data in prepared:
         ys, xs = layout.grid.tile_slices(the_tile, var.resolution)
         region = (slice(t, t + 1), ys, xs)
-        what = f"{where} {day} {the_tile.id} {name}"
-        _write_block(group[name], region, data[np.newaxis], what=what)
+        what = f"cube {where} {day} {the_tile.id} {name}"
+        _write_block(_array(group, name, what=what), region, data[np.newaxis], what=what)
     if status is not None:
         from lstcloud.cube.status import write_status
 
@@ -572,8 +595,8 @@ def write_region(
     if variable not in layout.variables:
         raise CubeError(f"{where}: no variable {variable!r} ({', '.join(layout.variables)})")
     var = VARIABLES[variable]
-    arr = group[variable]
-    what = f"{where} {_as_date(date)} {variable}[{y.start}:{y.stop}, {x.start}:{x.stop}]"
+    what = f"cube {where} {_as_date(date)} {variable}[{y.start}:{y.stop}, {x.start}:{x.stop}]"
+    arr = _array(group, variable, what=what)
     region = (slice(t, t + 1), y, x)
     check_aligned(region, tuple(arr.shape), tuple(arr.chunks), what=what)
     block = np.asarray(data)

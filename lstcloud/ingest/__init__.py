@@ -3,13 +3,15 @@
 Layers: :mod:`~lstcloud.ingest.sources` (which products, per provider) ->
 :mod:`~lstcloud.ingest.plan` (granules -> (day, tile) tasks) -> :mod:`~lstcloud.ingest.task`
 (read, decode, write, record on a worker) -> :mod:`~lstcloud.ingest.run` (the driver on a Dask
-cluster) -> :mod:`~lstcloud.ingest.summary` (what happened).
+cluster) -> :mod:`~lstcloud.ingest.summary` (what happened); :mod:`~lstcloud.ingest.qc` resolves
+the QC policy per product.
 """
 
 from __future__ import annotations
 
 from lstcloud.ingest.plan import TileDayTask, plan_tasks
-from lstcloud.ingest.run import ingest
+from lstcloud.ingest.qc import resolve_qc_policies
+from lstcloud.ingest.run import ingest, parse_window
 from lstcloud.ingest.sources import DEFAULT_SOURCES, Sources, sources_for
 from lstcloud.ingest.summary import IngestSummary, TileDayOutcome
 from lstcloud.ingest.task import RetryPolicy, ingest_tile_day
@@ -23,6 +25,8 @@ __all__ = [
     "TileDayTask",
     "ingest",
     "ingest_tile_day",
+    "parse_window",
     "plan_tasks",
+    "resolve_qc_policies",
     "sources_for",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lstcloud.errors import LstcloudWarning
+from lstcloud.errors import ConfigError, LstcloudWarning
 
 if TYPE_CHECKING:
     from lstcloud.catalog import Granule
@@ -51,9 +51,15 @@ class TileDayTask:
 
 
 def daterange(start: dt.date, end: dt.date) -> list[dt.date]:
-    """Every day from ``start`` to ``end``, both included."""
+    """Every day from ``start`` to ``end``, both included.
+
+    Raises
+    ------
+    ConfigError
+        ``end`` before ``start`` (a :class:`ValueError` too).
+    """
     if end < start:
-        raise ValueError(f"end {end} is before start {start}")
+        raise ConfigError(f"end {end} is before start {start}")
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 

@@ -10,9 +10,10 @@ from typing import Literal
 __all__ = ["IngestSummary", "OutcomeState", "TileDayOutcome"]
 
 #: ``complete``: written with valid pixels; ``empty``: written, but no valid LST (all cloud or
-#: fill: a real observation, kept); ``failed``: nothing usable written (see ``reasons``);
-#: ``skipped``: already complete in the cube, not touched.
-OutcomeState = Literal["complete", "empty", "failed", "skipped"]
+#: fill: a real observation, kept); ``no_input``: the catalogue has no granule for it (e.g. an
+#: ocean tile): nothing written, not an error; ``failed``: nothing usable written (see
+#: ``reasons``); ``skipped``: already complete in the cube, not touched.
+OutcomeState = Literal["complete", "empty", "no_input", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,11 @@ class TileDayOutcome:
     bytes_read
         Size of the granule files / assets read (for throughput figures).
     attempts
-        How many tries the transient errors took.
+        How many tries the transient errors took (the most of any one step).
     seconds
         Wall time of the task on its worker.
+    retries
+        One line per transient error that was retried (what, attempt, error).
     """
 
     date: dt.date
@@ -49,6 +52,7 @@ class TileDayOutcome:
     bytes_read: int = 0
     attempts: int = 1
     seconds: float = 0.0
+    retries: tuple[str, ...] = ()
 
 
 @dataclass
@@ -91,13 +95,23 @@ class IngestSummary:
         return [o for o in self.outcomes if o.state == "failed"]
 
     @property
+    def no_input(self) -> list[TileDayOutcome]:
+        """The (day, tile) the catalogue has no granule for (not failures)."""
+        return [o for o in self.outcomes if o.state == "no_input"]
+
+    @property
+    def retries(self) -> int:
+        """Transient errors retried in this run."""
+        return sum(len(o.retries) for o in self.outcomes)
+
+    @property
     def bytes_read(self) -> int:
         """Bytes of granules read in this run."""
         return sum(o.bytes_read for o in self.outcomes)
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed."""
+        """True when nothing failed (``no_input`` (day, tile) are not failures)."""
         return not self.failed
 
     def counts(self) -> dict[str, int]:
@@ -115,7 +129,12 @@ class IngestSummary:
                 {"date": o.date.isoformat(), "tile": o.tile, "reasons": list(o.reasons)}
                 for o in self.failed
             ],
+            "no_input": [
+                {"date": o.date.isoformat(), "tile": o.tile, "reasons": list(o.reasons)}
+                for o in self.no_input
+            ],
             "counts": self.counts(),
+            "retries": self.retries,
             "bytes_read": self.bytes_read,
             "seconds": round(self.seconds, 3),
         }
@@ -125,8 +144,9 @@ class IngestSummary:
         lines = [
             f"ingest into {self.cube_url}: {self.found} granules found, "
             f"{self.written} (day, tile) written ({self._count('empty')} without valid LST), "
-            f"{self.skipped} skipped as complete, {len(self.failed)} failed "
-            f"in {self.seconds:.1f} s"
+            f"{self.skipped} skipped as complete, {len(self.no_input)} without input, "
+            f"{len(self.failed)} failed in {self.seconds:.1f} s"
+            + (f" ({self.retries} transient errors retried)" if self.retries else "")
         ]
         for o in self.failed:
             for reason in o.reasons or ("unknown reason",):
@@ -134,4 +154,6 @@ class IngestSummary:
         for o in self.outcomes:
             if o.state == "empty":
                 lines.append(f"  empty  {o.date.isoformat()} {o.tile}: {'; '.join(o.reasons)}")
+            elif o.state == "no_input":
+                lines.append(f"  no input {o.date.isoformat()} {o.tile}: {'; '.join(o.reasons)}")
         return "\n".join(lines)

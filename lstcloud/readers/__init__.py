@@ -218,10 +218,14 @@ def _read_cog_assets(
         key = spec.variables[sds].pc_asset_key
         href = assets.get(key, assets.get(sds))
         if href is None:
-            shown = sorted(assets)
+            if not assets:
+                raise MissingAssetError(
+                    f"{spec.name}: no asset href given (asset {key!r} is needed): the STAC item "
+                    "has none of the product's assets"
+                )
             raise MissingAssetError(
-                f"{spec.name}: asset {key!r} missing (have {shown}; first href "
-                f"{redact_url(str(next(iter(assets.values()), '')))})"
+                f"{spec.name}: asset {key!r} missing (have {sorted(assets)}; first href "
+                f"{redact_url(str(next(iter(assets.values()))))})"
             )
         hrefs[sds] = os.fspath(href)
     rasters = {sds: read_cog(h, storage_options=storage_options) for sds, h in hrefs.items()}

@@ -35,6 +35,7 @@ __all__ = [
     "classify_error",
     "ensure_local_file",
     "is_local",
+    "is_transient",
     "local_copy",
     "local_path",
     "read_bytes",
@@ -80,6 +81,91 @@ def _status_of(exc: BaseException) -> int | None:
     return None
 
 
+#: S3 / AWS error codes that mean "try again" (throttling, internal errors, timeouts).
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "ServiceUnavailable",
+        "503",
+        "500",
+    }
+)
+
+
+def _error_code_of(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):  # botocore ClientError
+        code = response.get("Error", {}).get("Code")
+        if code is not None:
+            return str(code)
+    return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(chain) < 6 and cur not in chain:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return chain
+
+
+def _transient_one(err: BaseException) -> bool | None:
+    """``True``/``False`` when this one exception tells; ``None`` when it does not."""
+    if isinstance(err, TransientError):
+        return True
+    status = _status_of(err)
+    if isinstance(err, FileNotFoundError) or status == 404:
+        return False
+    if status is not None and (status == 429 or status >= 500):
+        return True
+    if _error_code_of(err) in _TRANSIENT_CODES:
+        return True
+    if isinstance(err, (TimeoutError, asyncio.TimeoutError, ConnectionError)):
+        return True
+    if _is_transient_library_error(err):
+        return True
+    return None
+
+
+def _transient_in_chain(exc: BaseException) -> bool | None:
+    """The first verdict of :func:`_transient_one` along the ``__cause__`` chain."""
+    for err in _chain(exc):
+        verdict = _transient_one(err)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is worth retrying.
+
+    Transient: :class:`~lstcloud.errors.TransientError`, HTTP 429 and 5xx (also as botocore
+    ``ClientError`` responses, which s3fs re-raises as ``OSError``), S3 throttling and internal
+    error codes (``SlowDown``, ``ServiceUnavailable``, ``InternalError`` ...), timeouts,
+    refused / reset connections (aiohttp, botocore, urllib3, requests), and an ``OSError`` whose
+    text says so. Not transient: missing objects (404, ``FileNotFoundError``), access denied
+    (401, 403, ``PermissionError``) and everything else.
+    """
+    verdict = _transient_in_chain(exc)
+    if verdict is not None:
+        return verdict
+    if isinstance(exc, PermissionError) or _status_of(exc) in (401, 403):
+        return False
+    return isinstance(exc, OSError) and bool(_TRANSIENT_TEXT.search(str(exc)))
+
+
 def classify_error(exc: BaseException, href: str, *, what: str = "granule") -> LstcloudError:
     """Map an I/O exception raised while fetching ``href`` to an lstcloud error.
 
@@ -96,20 +182,13 @@ def classify_error(exc: BaseException, href: str, *, what: str = "granule") -> L
         return exc
     name = redact_url(str(href))
     detail = redact_text(f"{type(exc).__name__}: {exc}")[:300]
-    chain: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and len(chain) < 6:
-        chain.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    for err in chain:
+    for err in _chain(exc):
         status = _status_of(err)
         if isinstance(err, FileNotFoundError) or status == 404:
             return MissingAssetError(f"{what} not found: {name} ({detail})")
         if status is not None and (status == 429 or status >= 500):
             return TransientError(f"transient error (HTTP {status}) reading {what} {name}")
-        if isinstance(err, (TimeoutError, asyncio.TimeoutError, ConnectionError)):
-            return TransientError(f"transient error reading {what} {name}: {detail}")
-        if _is_transient_library_error(err):
+        if _transient_one(err):
             return TransientError(f"transient error reading {what} {name}: {detail}")
     if isinstance(exc, PermissionError) or _status_of(exc) in (401, 403):
         return GranuleReadError(f"access denied to {what} {name} ({detail})")

@@ -131,3 +131,57 @@ def test_crash_between_data_and_record_reads_as_missing(tmp_path, monkeypatch):
     assert float(open_cube(url).lst_day.isel(time=0).mean()) == 301.0  # the data is there
     assert tile_day_state(url, D1, "h18v04") == "missing"  # but nothing says it is complete
     assert pending(url, dates=[D1], tiles=["h18v04"]) == [(D1, "h18v04")]
+
+
+def test_read_status_of_a_window_reads_only_its_days(tmp_path, monkeypatch):
+    """``dates=`` lists and reads only the window's ``status/<date>/`` prefixes (counted through
+    a wrapper around the fsspec filesystem), whatever the cube's history holds."""
+    import lstcloud.cube.status as status_module
+
+    url = str(tmp_path / "cube.zarr")
+    history = [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(30)]
+    for day in [*history, D1, D2]:
+        for tile in ("h18v04", "h19v04"):
+            write_status(url, day, tile, TileDayStatus("complete"))
+
+    touched: list[str] = []
+    real = status_module.filesystem
+
+    class Counting:
+        def __init__(self, fs):
+            self._fs = fs
+
+        def find(self, path, **kwargs):
+            touched.append(f"find {path}")
+            return self._fs.find(path, **kwargs)
+
+        def cat(self, paths, **kwargs):
+            touched.extend(f"cat {p}" for p in paths)
+            return self._fs.cat(paths, **kwargs)
+
+    monkeypatch.setattr(status_module, "filesystem", lambda *a, **k: Counting(real(*a, **k)))
+    window = read_status(url, dates=[D2, D1, D1])
+    assert set(window) == {(d, t) for d in (D1, D2) for t in ("h18v04", "h19v04")}
+    assert len(touched) == 2 + 4  # a listing per day, a read per record
+    assert not any(day.isoformat() in " ".join(touched) for day in history)
+    touched.clear()
+    assert len(read_status(url)) == 64  # the old call: every record
+    assert len([t for t in touched if t.startswith("cat")]) == 64
+    assert read_status(url, dates=[]) == {}
+    assert read_status(url, dates=[dt.date(1999, 1, 1)]) == {}
+    with pytest.raises(ConfigError, match="not both"):
+        read_status(url, date=D1, dates=[D1])
+
+
+def test_no_input_is_done_unless_strict(tmp_path):
+    url = str(tmp_path / "cube.zarr")
+    ocean = TileDayStatus("no_input", reasons=("no MOD21A1D granule for h19v04 in the catalogue",))
+    write_status(url, D1, "h18v04", TileDayStatus("complete"))
+    write_status(url, D1, "h19v04", ocean)
+    assert ocean.done and TileDayStatus.from_dict(ocean.to_dict()) == ocean
+    assert tile_day_state(url, D1, "h19v04") == "no_input"
+    assert read_status(url, dates=[D1])[(D1, "h19v04")] == ocean
+    assert day_complete(url, D1, ["h18v04", "h19v04"])
+    assert not day_complete(url, D1, ["h18v04", "h19v04"], strict=True)
+    assert pending(url, dates=[D1], tiles=["h18v04", "h19v04"]) == []
+    assert pending(url, dates=[D1], tiles=["h18v04", "h19v04"], strict=True) == [(D1, "h19v04")]

@@ -41,3 +41,45 @@ def test_permanent_errors_are_not_retried() -> None:
     with pytest.raises(GranuleReadError):
         RetryPolicy(attempts=4, base=0.001).call(corrupt, what="read", counter=[1])
     assert len(calls) == 1
+
+
+def test_transient_cube_errors_are_retried_and_recorded() -> None:
+    from lstcloud.cube import TransientCubeError
+
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise TransientCubeError("cube s3://b/c.zarr 2024-07-01 h18v04 lst_day: 503")
+        return "ok"
+
+    counter, retried = [1], []
+    assert RetryPolicy(attempts=4, base=0.001).call(
+        flaky, what="cube write 2024-07-01 h18v04", counter=counter, retried=retried
+    ) == "ok"
+    assert counter == [3] and len(retried) == 2
+    assert retried[0].startswith("cube write 2024-07-01 h18v04: attempt 1: TransientCubeError")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        PermissionError("s3://bucket/cube.zarr: Access Denied"),
+        FileNotFoundError("s3://bucket/nothing"),
+        ValueError("bad region"),
+    ],
+)
+def test_permanent_storage_errors_fail_fast(exc: Exception) -> None:
+    from lstcloud.errors import CubeError
+
+    for raised in (exc, CubeError(f"cube s3://b/c.zarr: {exc}")):
+        calls: list[int] = []
+
+        def fail(raised: Exception = raised, calls: list[int] = calls) -> None:
+            calls.append(1)
+            raise raised
+
+        with pytest.raises(type(raised)):
+            RetryPolicy(attempts=4, base=0.001).call(fail, what="write", counter=[1])
+        assert len(calls) == 1
