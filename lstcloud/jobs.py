@@ -1,4 +1,4 @@
-"""The daily job behind ``lstcloud run``: ingest one day, predict it, publish it.
+"""The daily job behind ``lstcloud run``: ingest a day, predict it, publish it.
 
 The job is described by a YAML file validated into :class:`JobConfig` (pydantic). Every wrong
 field is reported at once, each named by its path in the file::
@@ -11,6 +11,8 @@ field is reported at once, each named by its path in the file::
     model: sif-cnn-sr1                    # or a model folder
     device: auto                          # auto | cpu | cuda
     scheduler: null                       # Dask scheduler address; null = local cluster
+    lookback_days: 2                      # also revisit the 2 days before (late granules)
+    qc_policy: default                    # or a QC policy mapping (lstcloud.products.qc)
     publish:
       out_dir: /catalog                   # STAC collection + items of the product
 
@@ -36,7 +38,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from lstcloud.errors import ConfigError, redact_url
 from lstcloud.storage import protocol_of
 
-__all__ = ["JobConfig", "JobResult", "PublishConfig", "load_job_config", "parse_day", "run_job"]
+__all__ = [
+    "JobConfig",
+    "JobResult",
+    "PublishConfig",
+    "job_window",
+    "load_job_config",
+    "parse_day",
+    "run_job",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +105,14 @@ class JobConfig(BaseModel):
         Input cube chunk size at 1 km (divides 1200).
     tile_1km, batch_size
         Model tile core (1 km pixels) and tiles per model call.
+    lookback_days
+        The job covers ``date - lookback_days .. date``. Days already done cost a listing of
+        their records: a rerun of a complete day writes nothing. Tiles that had no granule
+        (``no_input``) are searched again in that window, and a day whose input changed is
+        predicted again, so granules published late are picked up by the next daily run.
+    qc_policy
+        QC acceptance policy for the ingest: ``default``, one policy mapping, or a mapping
+        by product / QC scheme (see :func:`lstcloud.ingest.qc.resolve_qc_policies`).
     publish
         Where to publish the STAC collection (optional).
     """
@@ -115,6 +133,8 @@ class JobConfig(BaseModel):
     chunks_1km: int = Field(default=300, gt=0)
     tile_1km: int = Field(default=320, ge=8)
     batch_size: int = Field(default=2, ge=1)
+    lookback_days: int = Field(default=0, ge=0, le=31)
+    qc_policy: str | dict[str, Any] = "default"
     publish: PublishConfig | None = None
 
     @field_validator("stac_url")
@@ -262,10 +282,18 @@ def parse_day(text: str | dt.date | None, *, today: dt.date | None = None) -> dt
         ) from None
 
 
-def _ingest_failures(ingested: Any, date: dt.date) -> list[Any]:
-    """The failed (day, tile) outcomes of ``date`` in an ingest summary."""
+def _ingest_failures(ingested: Any, days: dt.date | tuple[dt.date, ...]) -> list[Any]:
+    """The failed (day, tile) outcomes of ``days`` in an ingest summary."""
+    wanted = (days,) if isinstance(days, dt.date) else tuple(days)
     failed = getattr(ingested, "failed", None) or []
-    return [o for o in failed if getattr(o, "date", date) == date]
+    return [o for o in failed if getattr(o, "date", wanted[0]) in wanted]
+
+
+def job_window(config: JobConfig, date: dt.date) -> tuple[dt.date, ...]:
+    """The days one run of the job covers: ``date - lookback_days .. date``."""
+    return tuple(
+        date - dt.timedelta(days=k) for k in range(config.lookback_days, -1, -1)
+    )
 
 
 @dataclass(frozen=True)
@@ -274,6 +302,7 @@ class JobResult:
 
     ``predict`` is ``None`` when the ingest of the day failed: nothing was predicted or
     published, and the run is not ``ok`` (``lstcloud run`` exits 3 so the CronJob retries).
+    ``days`` is the window the run covered (``date`` and its ``lookback_days``).
     """
 
     date: dt.date
@@ -281,16 +310,17 @@ class JobResult:
     predict: Any
     collection: Path | str | None
     seconds: float
+    days: tuple[dt.date, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when the ingest had no failure and the day was predicted (or already was)."""
+        """True when the ingest had no failure and every day of the window is predicted."""
         failed = getattr(self.ingest, "failed", None)
         ingest_ok = not failed if failed is not None else True
         if self.predict is None:
             return False
-        predicted = self.date in self.predict.written or self.date in self.predict.skipped
-        return bool(ingest_ok and predicted)
+        done = set(self.predict.written) | set(self.predict.skipped)
+        return bool(ingest_ok and all(d in done for d in (self.days or (self.date,))))
 
     def format(self) -> str:
         """Closing summary of the three stages."""
@@ -299,14 +329,17 @@ class JobResult:
         fmt = getattr(self.ingest, "format", None)
         parts.append("[ingest]\n" + (fmt() if callable(fmt) else str(self.ingest)))
         if self.predict is None:
-            failed = _ingest_failures(self.ingest, self.date)
+            days = self.days or (self.date,)
+            window = f"{days[0]}" if len(days) == 1 else f"{days[0]}..{days[-1]}"
+            failed = _ingest_failures(self.ingest, days)
             lines = [
-                f"not run: the ingest of {self.date} failed for {len(failed)} tile(s); "
+                f"not run: the ingest of {window} failed for {len(failed)} tile(s); "
                 "the next attempt ingests them again"
             ]
             for o in failed:
                 why = "; ".join(getattr(o, "reasons", ()) or ()) or "no reason given"
-                lines.append(f"  {getattr(o, 'tile', '?')}: {why}")
+                when = f"{getattr(o, 'date', '')} " if len(days) > 1 else ""
+            lines.append(f"  {when}{getattr(o, 'tile', '?')}: {why}")
             parts.append("[predict]\n" + "\n".join(lines))
             parts.append("[publish]\nnot run")
         else:
@@ -323,11 +356,12 @@ def run_job(
     storage_options: dict[str, Any] | None = None,
     progress: bool = False,
 ) -> JobResult:
-    """Ingest ``date`` over the region, predict it, publish the product's collection.
+    """Ingest ``date`` (and its ``lookback_days``) over the region, predict, publish.
 
-    When the ingest of ``date`` failed for any tile, the day is neither predicted nor
+    When the ingest failed for any (day, tile) of the window, nothing is predicted or
     published (``result.predict is None``, ``result.ok`` False): a retry of the job ingests
-    the failed tiles again and then predicts the whole day.
+    the failed tiles again and then predicts the whole window. Days already complete are
+    skipped unless their input changed (a late granule).
 
     Parameters
     ----------
@@ -347,6 +381,7 @@ def run_job(
     from lstcloud.ingest import ingest
 
     t0 = time.perf_counter()
+    days = job_window(config, date)
     with (
         client_context(client if client is not None else config.scheduler) as cl,
         cl.as_current(),  # the stages' as_completed() find this client as the default one
@@ -355,8 +390,8 @@ def run_job(
             provider=config.provider,
             stac_url=config.stac_url,
             region=config.region,
-            start=date,
-            end=date,
+            start=days[0],
+            end=days[-1],
             cube_url=config.cube_url,
             client=cl,
             include_night=config.include_night,
@@ -365,13 +400,16 @@ def run_job(
             storage_options=storage_options,
             chunks_1km=config.chunks_1km,
             progress=progress,
+            qc_policy=config.qc_policy,
+            recheck_no_input=config.lookback_days > 0,
         )
-        failures = _ingest_failures(ingested, date)
+        failures = _ingest_failures(ingested, days)
         if failures:
             log.error(
-                "ingest of %s failed for %s: not predicting or publishing the day",
-                date,
-                ", ".join(str(getattr(o, "tile", "?")) for o in failures),
+                "ingest failed for %s: not predicting or publishing",
+                ", ".join(
+                    f"{getattr(o, 'date', '?')} {getattr(o, 'tile', '?')}" for o in failures
+                ),
             )
             return JobResult(
                 date=date,
@@ -379,13 +417,14 @@ def run_job(
                 predict=None,
                 collection=None,
                 seconds=time.perf_counter() - t0,
+                days=days,
             )
         predicted = predict_cube(
             cube_url=config.cube_url,
             model=config.model,
             out_url=config.product_url,
-            start=date,
-            end=date,
+            start=days[0],
+            end=days[-1],
             client=cl,
             device=config.device,
             storage_options=storage_options,
@@ -419,4 +458,5 @@ def run_job(
         predict=predicted,
         collection=collection,
         seconds=time.perf_counter() - t0,
+        days=days,
     )

@@ -59,6 +59,8 @@ def test_defaults_and_bbox_region(tmp_path: Path) -> None:
         ({"device": "gpu"}, "device", "'auto', 'cpu' or 'cuda'"),
         ({"chunks_1km": 7}, "chunks_1km", "divide 1200"),
         ({"batch_size": 0}, "batch_size", "greater than or equal to 1"),
+        ({"lookback_days": -1}, "lookback_days", "greater than or equal to 0"),
+        ({"lookback_days": 40}, "lookback_days", "less than or equal to 31"),
         ({"scheduler": "not an address"}, "scheduler", "tcp://host:8786"),
         ({"include_night": "perhaps"}, "include_night", "boolean"),
         ({"modle": "sif-cnn-sr2"}, "modle", "unknown field"),
@@ -216,3 +218,52 @@ def test_a_failed_ingest_is_neither_predicted_nor_published_and_a_retry_fixes_it
     assert list(complete_days(data["product_url"])) == [day]
     collection = json.loads((tmp_path / "catalog" / "collection.json").read_text())
     assert collection["extent"]["temporal"]["interval"][0][1].startswith(day.isoformat())
+
+
+def test_job_window_covers_the_lookback_days(tmp_path: Path) -> None:
+    from lstcloud.jobs import job_window
+
+    day = dt.date(2024, 3, 1)
+    assert job_window(load_job_config(_write(tmp_path, GOOD)), day) == (day,)
+    config = load_job_config(_write(tmp_path, {**GOOD, "lookback_days": 2}))
+    assert job_window(config, day) == (dt.date(2024, 2, 28), dt.date(2024, 2, 29), day)
+
+
+@pytest.mark.slow
+def test_a_granule_published_late_is_picked_up_by_the_next_daily_run(
+    tmp_path: Path, dask_client: Any
+) -> None:
+    """Day D-1's LST granule is missing from the catalogue when D-1 first runs: the tile is
+    ``no_input`` and the day is predicted without it. It appears later: the run of day D (with
+    ``lookback_days: 1``) ingests it and predicts D-1 again, with the granule."""
+    from lstcloud.product import complete_days, open_product
+    from lstcloud.samples.stac import build_sample_catalog
+    from lstcloud.stacserver import StacServer
+
+    late, day = dt.date(2024, 7, 4), dt.date(2024, 7, 5)
+    catalog = build_sample_catalog(tmp_path / "granules", provider="lpcloud", tiles=["h18v04"],
+                                   dates=[late, day], products=["MOD21A1D", "MOD09GQ"], seed=7)
+    lst_late = [i for i in catalog.items if i["collection"].upper().startswith("MOD21")
+                and late.strftime("A%Y%j") in i["id"]]
+    assert len(lst_late) == 1
+    first_items = [i for i in catalog.items if i not in lst_late]
+    data = {**GOOD, "cube_url": str(tmp_path / "input.zarr"),
+            "product_url": str(tmp_path / "product.zarr"), "model": "bicubic", "device": "cpu",
+            "lookback_days": 1}
+    with StacServer(catalog.collections, first_items) as server:
+        config = load_job_config(_write(tmp_path, {**data, "stac_url": server.url}))
+        first = run_job(config, late, client=dask_client)
+    assert first.ok, first.format()
+    assert complete_days(data["product_url"])[late]["tiles_without_input"] == ["h18v04"]
+    t = np.datetime64(late, "ns")
+    assert np.isnan(open_product(data["product_url"]).lst_250m.sel(time=t).values).all()
+
+    with StacServer(catalog.collections, catalog.items) as server:
+        config = load_job_config(_write(tmp_path, {**data, "stac_url": server.url}))
+        second = run_job(config, day, client=dask_client)
+    assert second.ok, second.format()
+    assert second.days == (late, day)
+    assert set(second.predict.written) == {late, day}
+    assert complete_days(data["product_url"])[late]["tiles_without_input"] == []
+    values = open_product(data["product_url"]).lst_250m.sel(time=t).values
+    assert np.isfinite(values).mean() > 0.3

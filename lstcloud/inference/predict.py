@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import json
 import logging
 import re
 import time
@@ -57,16 +59,15 @@ from lstcloud.product import (
 )
 
 __all__ = [
+    "InputState",
     "PredictSummary",
     "input_readiness",
+    "input_states",
     "model_fingerprint",
     "open_input_cube",
     "predict_cube",
     "register_model",
 ]
-
-#: Ingest states of a (day, tile) that let the day be predicted.
-_INGESTED = frozenset({"complete", "empty"})
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +333,91 @@ def _devices(states: dict[str, dict[str, Any]]) -> dict[str, int]:
     return out
 
 
+@dataclass(frozen=True)
+class InputState:
+    """The ingest state of one day of the input cube, as prediction sees it.
+
+    Attributes
+    ----------
+    ready
+        Every tile is done: ``complete``, ``empty`` (all fill / all cloud) or ``no_input``
+        (the catalogue has no granule for it: ocean, or not published yet).
+    reason
+        Why the day is not ready (empty when it is).
+    digest
+        Fingerprint of the day's ingest records (tile, state, granules used). Stored in the
+        product's day marker: when it changes (a ``no_input`` tile got its granule, a tile was
+        re-ingested), the day is predicted again.
+    no_input
+        Tiles without a granule that day (their product pixels are NaN, flagged missing).
+    """
+
+    ready: bool
+    reason: str = ""
+    digest: str = ""
+    no_input: tuple[str, ...] = ()
+
+
+def input_states(
+    cube_url: str,
+    ds: xr.Dataset,
+    days: list[dt.date],
+    *,
+    storage_options: dict[str, Any] | None = None,
+) -> dict[dt.date, InputState]:
+    """The ingest state of each of ``days`` (one listing per day of the ingest records).
+
+    On an lstcloud input cube (group attribute ``lstcloud_tiles``) a day is ready when every
+    tile has an ingest record in one of :data:`lstcloud.cube.status.DONE_STATES`; a failed
+    tile, a tile without record (never ingested, or interrupted) or any other state keeps the
+    day out. Other Zarr stores carry no ingest records: every day on their time axis is ready
+    (with an empty digest).
+    """
+    tiles_attr = ds.attrs.get("lstcloud_tiles")
+    if not tiles_attr or not days:
+        return {day: InputState(ready=True) for day in days}
+    tiles = sorted(t.strip() for t in str(tiles_attr).split(",") if t.strip())
+    from lstcloud.cube.status import DONE_STATES, read_status
+
+    records = read_status(cube_url, storage_options=storage_options, dates=days)
+    out: dict[dt.date, InputState] = {}
+    for day in days:
+        by_state: dict[str, list[str]] = {}
+        first_reason = ""
+        no_input: list[str] = []
+        digest = hashlib.sha256()
+        for tile in tiles:
+            record = records.get((day, tile))
+            state = "missing" if record is None else str(record.state)
+            items = sorted(str(i) for i in (getattr(record, "items", ()) or ()))
+            digest.update(json.dumps([tile, state, items]).encode())
+            if state == "no_input":
+                no_input.append(tile)
+            if state in DONE_STATES:
+                continue
+            by_state.setdefault(state, []).append(tile)
+            reasons = tuple(getattr(record, "reasons", ()) or ())
+            if reasons and not first_reason:
+                first_reason = f" ({tile}: {str(reasons[0])[:200]})"
+        reason = ""
+        if by_state:
+            parts = "; ".join(
+                f"{', '.join(names)} {'missing (no ingest record)' if st == 'missing' else st}"
+                for st, names in sorted(by_state.items())
+            )
+            reason = (
+                f"input incomplete: tile(s) {parts} in {redact_url(cube_url)}{first_reason}; "
+                "ingest the day again, then predict"
+            )
+        out[day] = InputState(
+            ready=not by_state,
+            reason=reason,
+            digest=digest.hexdigest()[:16],
+            no_input=tuple(no_input),
+        )
+    return out
+
+
 def input_readiness(
     cube_url: str,
     ds: xr.Dataset,
@@ -341,48 +427,10 @@ def input_readiness(
 ) -> dict[dt.date, str]:
     """Days among ``days`` whose input is not whole yet, each with the reason.
 
-    On an lstcloud input cube (group attribute ``lstcloud_tiles``) a day is whole when every
-    tile has an ingest record in state ``complete`` or ``empty``; a failed tile, a tile without
-    record (never ingested, or interrupted) or any other state keeps the day out. Other Zarr
-    stores carry no ingest records: every day on their time axis counts as whole.
+    See :func:`input_states` for the rule.
     """
-    tiles_attr = ds.attrs.get("lstcloud_tiles")
-    if not tiles_attr or not days:
-        return {}
-    tiles = sorted(t.strip() for t in str(tiles_attr).split(",") if t.strip())
-    from lstcloud.cube.status import read_status
-
-    records: dict[tuple[dt.date, str], Any] = {}
-    if len(days) == 1:
-        try:
-            records = read_status(cube_url, storage_options=storage_options, date=days[0])
-        except TypeError:  # a read_status without the one-day filter
-            records = read_status(cube_url, storage_options=storage_options)
-    else:
-        records = read_status(cube_url, storage_options=storage_options)
-    out: dict[dt.date, str] = {}
-    for day in days:
-        by_state: dict[str, list[str]] = {}
-        first_reason = ""
-        for tile in tiles:
-            record = records.get((day, tile))
-            state = "missing" if record is None else str(record.state)
-            if state in _INGESTED:
-                continue
-            by_state.setdefault(state, []).append(tile)
-            reasons = tuple(getattr(record, "reasons", ()) or ())
-            if reasons and not first_reason:
-                first_reason = f" ({tile}: {str(reasons[0])[:200]})"
-        if by_state:
-            parts = "; ".join(
-                f"{', '.join(names)} {'missing (no ingest record)' if st == 'missing' else st}"
-                for st, names in sorted(by_state.items())
-            )
-            out[day] = (
-                f"input incomplete: tile(s) {parts} in {redact_url(cube_url)}{first_reason}; "
-                "ingest the day again, then predict"
-            )
-    return out
+    states = input_states(cube_url, ds, days, storage_options=storage_options)
+    return {day: st.reason for day, st in states.items() if not st.ready}
 
 
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
@@ -474,7 +522,9 @@ def predict_cube(
     tile_1km, batch_size
         Model tile core (1 km pixels) and tiles per model call.
     overwrite
-        Recompute days already marked complete.
+        Recompute days already marked complete. Without it a complete day is recomputed only
+        when its input changed since (the ingest records' digest in its marker differs: a tile
+        without granule got one, a tile was re-ingested).
     retries
         Task retries for transient storage errors (worker loss is retried by the scheduler).
 
@@ -507,10 +557,19 @@ def predict_cube(
             missing.append((day, f"not on the time axis of input cube {redact_url(cube_url)}"))
     summary_model = f"{name} (sha256 {sha[:12]})"
     done = complete_days(out_url, storage_options=storage_options) if present else {}
-    skipped = [d for d in present if d in done and not overwrite]
-    unready = input_readiness(
-        cube_url, ds, [d for d in present if d not in skipped], storage_options=storage_options
-    )
+    inputs = input_states(cube_url, ds, present, storage_options=storage_options)
+    # a complete day is redone when its input changed since (its marker's input digest)
+    changed = {
+        d
+        for d in present
+        if d in done
+        and done[d].get("input_status") not in (None, inputs[d].digest)
+        and inputs[d].ready
+    }
+    for day in sorted(changed):
+        log.info("predicting %s again: its input changed since it was predicted", day)
+    skipped = [d for d in present if d in done and not overwrite and d not in changed]
+    unready = {d: inputs[d].reason for d in present if d not in skipped and not inputs[d].ready}
     for day, reason in unready.items():
         log.warning("not predicting %s: %s", day, reason)
     incomplete = tuple(sorted(unready.items()))
@@ -547,7 +606,7 @@ def predict_cube(
             storage_options=storage_options,
         )
         for day in todo:
-            if day in done:  # --overwrite: the day stops looking complete before it is rewritten
+            if day in done:  # redone: the day stops looking complete before it is rewritten
                 remove_day_marker(out_url, day, storage_options=storage_options)
         targets = open_product_arrays(out_url, storage_options=storage_options)
         aligned = align_inputs(ds["lst_day"].data[0], ds["ndvi"].data[0], plan)[0]
@@ -596,6 +655,8 @@ def predict_cube(
                         "variable": LST_VAR,
                         "halo_depth_1km": plan.depth_1km,
                         "devices": devices,
+                        "input_status": inputs[day].digest,
+                        "tiles_without_input": list(inputs[day].no_input),
                     },
                 )
                 written.append(day)

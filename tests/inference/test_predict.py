@@ -161,6 +161,50 @@ def test_a_day_is_predicted_only_once_every_tile_of_it_is_ingested(
     assert predict_cube(**kwargs).skipped == (day,)
 
 
+def test_a_tile_without_granule_does_not_hold_the_day_and_its_late_granule_redoes_it(
+    tmp_path: Path, cluster_client: Any
+) -> None:
+    """``no_input`` (no granule in the catalogue) counts as done; when the granule arrives and
+    the tile is ingested, the day's input digest changes and the next run predicts it again."""
+    from lstcloud.cube import create_cube, write_tile_day
+    from lstcloud.cube.status import TileDayStatus, write_status
+    day = dt.date(2021, 9, 6)
+    cube = str(tmp_path / "input.zarr")
+    out = str(tmp_path / "product.zarr")
+    create_cube(cube, grid="h18v04,h19v04", dates=[day])
+    lst = np.full((1200, 1200), np.nan, np.float32)
+    lst[600:640, 1100:1200] = 300.0
+    ndvi = np.full((4800, 4800), 0.5, np.float32)
+    write_tile_day(cube, date=day, tile="h18v04", arrays={"lst_day": lst, "ndvi": ndvi},
+                   status=TileDayStatus(state="complete", items=("A.h18v04",)))
+    write_status(cube, day, "h19v04", TileDayStatus(
+        state="no_input", reasons=("no granule in the catalogue",)))
+    kwargs = dict(cube_url=cube, model=make_standin(), out_url=out, start=day, end=day,
+                  client=cluster_client, device="cpu")
+
+    first = predict_cube(**kwargs)
+    assert first.written == (day,) and first.ok
+    marker = complete_days(out)[day]
+    assert marker["tiles_without_input"] == ["h19v04"] and marker["input_status"]
+    edge = (slice(4 * 600, 4 * 640), slice(4 * 1200, 4 * 1240))  # h19v04 side of the edge
+    before = open_product(out).lst_250m.values[0][edge]
+    assert np.isnan(before).all()
+
+    assert predict_cube(**kwargs).skipped == (day,)  # nothing changed: skipped
+
+    # the late granule arrives and is ingested: the day is predicted again with it
+    lst2 = np.full((1200, 1200), np.nan, np.float32)
+    lst2[600:640, 0:100] = 302.0
+    write_tile_day(cube, date=day, tile="h19v04", arrays={"lst_day": lst2, "ndvi": ndvi},
+                   status=TileDayStatus(state="complete", items=("A.h19v04",)))
+    third = predict_cube(**kwargs)
+    assert third.written == (day,) and third.skipped == ()
+    after = open_product(out).lst_250m.values[0][edge]
+    assert np.isfinite(after).all()
+    assert complete_days(out)[day]["tiles_without_input"] == []
+    assert predict_cube(**kwargs).skipped == (day,)
+
+
 def test_quicklook_slices_before_reading() -> None:
     import tracemalloc
 
