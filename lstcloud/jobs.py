@@ -289,11 +289,16 @@ def _ingest_failures(ingested: Any, days: dt.date | tuple[dt.date, ...]) -> list
     return [o for o in failed if getattr(o, "date", wanted[0]) in wanted]
 
 
-def job_window(config: JobConfig, date: dt.date) -> tuple[dt.date, ...]:
-    """The days one run of the job covers: ``date - lookback_days .. date``."""
-    return tuple(
-        date - dt.timedelta(days=k) for k in range(config.lookback_days, -1, -1)
-    )
+def job_window(
+    config: JobConfig, date: dt.date, *, start: dt.date | None = None
+) -> tuple[dt.date, ...]:
+    """The days one run of the job covers: ``start .. date``, by default
+    ``date - lookback_days .. date``."""
+    if start is None:
+        start = date - dt.timedelta(days=config.lookback_days)
+    if start > date:
+        raise ConfigError(f"the window starts on {start}, after its last day {date}")
+    return tuple(start + dt.timedelta(days=k) for k in range((date - start).days + 1))
 
 
 @dataclass(frozen=True)
@@ -355,6 +360,7 @@ def run_job(
     client: Any = None,
     storage_options: dict[str, Any] | None = None,
     progress: bool = False,
+    start: dt.date | None = None,
 ) -> JobResult:
     """Ingest ``date`` (and its ``lookback_days``) over the region, predict, publish.
 
@@ -375,13 +381,16 @@ def run_job(
         fsspec options for the cubes (defaults come from the environment).
     progress
         Show the ingest progress bar.
+    start
+        First day of the window (a backfill: ``start .. date`` in one run, one ingest and one
+        prediction over the window, on one Dask cluster); default ``date - lookback_days``.
     """
     from lstcloud.cluster import client_context
     from lstcloud.inference import predict_cube
     from lstcloud.ingest import ingest
 
     t0 = time.perf_counter()
-    days = job_window(config, date)
+    days = job_window(config, date, start=start)
     with (
         client_context(client if client is not None else config.scheduler) as cl,
         cl.as_current(),  # the stages' as_completed() find this client as the default one

@@ -267,3 +267,20 @@ def test_a_granule_published_late_is_picked_up_by_the_next_daily_run(
     assert complete_days(data["product_url"])[late]["tiles_without_input"] == []
     values = open_product(data["product_url"]).lst_250m.sel(time=t).values
     assert np.isfinite(values).mean() > 0.3
+
+
+def test_a_backfill_window_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from lstcloud.jobs import job_window
+
+    config = load_job_config(_write(tmp_path, {**GOOD, "lookback_days": 2}))
+    start, end = dt.date(2024, 6, 1), dt.date(2024, 6, 30)
+    window = job_window(config, end, start=start)
+    assert window[0] == start and window[-1] == end and len(window) == 30
+    with pytest.raises(ConfigError, match="after its last day"):
+        job_window(config, start, start=end)
+    job = _write(tmp_path, GOOD)
+    assert main(["run", "--config", str(job), "--date", "2024-06-01", "--from", "2024-06-30",
+                 "--check"]) == 2
+    assert "--from 2024-06-30 is after --date 2024-06-01" in capsys.readouterr().err
+    assert main(["run", "--config", str(job), "--date", "2024-06-30", "--from", "2024-06-01",
+                 "--check"]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 __all__ = ["register"]
 
@@ -24,6 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="yesterday",
         help="day to process: YYYY-MM-DD, 'yesterday' (default, UTC) or 'today'",
     )
+    p.add_argument(
+        "--from",
+        dest="start",
+        default=None,
+        help="backfill: first day of a window ending at --date (one run, days in order; "
+        "instead of the config's lookback_days)",
+    )
     p.add_argument("--check", action="store_true", help="only validate the config and exit")
     p.add_argument("--progress", action="store_true", help="show the ingest progress bar")
     p.set_defaults(func=run)
@@ -35,9 +43,13 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_job_config(args.config)
     day = parse_day(args.date)
+    start = parse_day(args.start) if args.start else None
+    if start is not None and start > day:
+        print(f"lstcloud run: --from {start} is after --date {day}", file=sys.stderr)
+        return 2
     if args.check:
         print(f"{args.config}: valid job for {day} ({config.provider}, region {config.region})")
         return 0
-    result = run_job(config, day, progress=args.progress)
+    result = run_job(config, day, start=start, progress=args.progress)
     print(result.format())
     return 0 if result.ok else 3
