@@ -85,8 +85,11 @@ def point_series(
     -------
     xarray.Dataset
         ``lst_250m`` (time) in K (NaN where no valid value) and ``lst_250m_quality`` (time) when
-        the product has it, loaded in memory; scalar coordinates ``x``/``y`` (pixel centre,
-        metres); attributes ``lon``, ``lat``, ``row``, ``col``, ``product``.
+        the product has it, loaded in memory; ``day_complete`` (time) bool when the product
+        lists its complete days (attribute ``complete_days``): False for a day still being
+        written or never predicted, whose NaN says nothing about clouds; scalar coordinates
+        ``x``/``y`` (pixel centre, metres); attributes ``lon``, ``lat``, ``row``, ``col``,
+        ``product``.
     """
     row, col, _, _ = nearest_pixel(ds, lon=lon, lat=lat)
     names = [name for name in (LST_VAR, QUALITY_VAR) if name in ds]
@@ -103,4 +106,10 @@ def point_series(
     if LST_VAR in out:
         out[LST_VAR] = out[LST_VAR].astype(np.float32)
         out[LST_VAR].attrs.setdefault("units", "K")
+    listed = ds.attrs.get("complete_days")
+    if listed is not None and "time" in out.dims:
+        done = np.array(sorted(str(d) for d in listed), dtype="datetime64[D]")
+        days = out["time"].values.astype("datetime64[D]")
+        out["day_complete"] = ("time", np.isin(days, done))
+        out["day_complete"].attrs["long_name"] = "every chunk of the day is written"
     return out

@@ -92,3 +92,16 @@ def test_end_before_start_is_rejected(product):
 def test_missing_product_is_a_cube_error(tmp_path):
     with pytest.raises(CubeError, match="nothing"):
         load_product(str(tmp_path / "nothing.zarr"))
+
+
+def test_point_series_says_which_days_are_complete(product):
+    """A NaN on a day still being written is not a cloud: the series flags the day."""
+    from lstcloud.query import product_info
+
+    url, _ = product
+    ds = load_product(url)
+    series = point_series(ds, lon=3.1, lat=45.7)
+    complete = {d.isoformat() for d in product_info(url).complete_days}
+    days = [str(d)[:10] for d in series["time"].values]
+    assert set(days) - complete, "the sample product should have an incomplete day"
+    np.testing.assert_array_equal(series["day_complete"].values, [d in complete for d in days])
