@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,30 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(_FAKE_AWS)
     for name in ("AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
         os.environ.pop(name, None)
+
+
+class LoopbackHTTPServer:
+    """A ``ThreadingHTTPServer`` on 127.0.0.1 (free port) served from a daemon thread.
+
+    The base of the test proxies that put faults in front of the real servers.
+    """
+
+    def __init__(self, handler: type[Any]) -> None:
+        from http.server import ThreadingHTTPServer
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -17,12 +17,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from lstcloud.stacserver import StacServer
+from tests.servers import LoopbackHTTPServer
 
 FAULTS = ("500", "502", "503", "429", "404", "html", "timeout", "drop")
 
@@ -109,13 +110,8 @@ class FaultProxy:
             def do_POST(self) -> None:
                 self._handle()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
+        self._http = LoopbackHTTPServer(Handler)
+        self.url = self._http.url
 
     def set_fault(self, fault: str | None, *, count: int = 1, delay: float = 2.0) -> None:
         """Change the fault plan (resets the remaining count)."""
@@ -163,9 +159,7 @@ class FaultProxy:
 
     def close(self) -> None:
         """Stop the proxy."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.close()
 
 
 @pytest.fixture

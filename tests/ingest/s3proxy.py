@@ -13,9 +13,11 @@ import http.client
 import re
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.servers import LoopbackHTTPServer
 
 _HOP_BY_HOP = {
     "connection",
@@ -124,13 +126,8 @@ class S3FaultProxy:
             def do_DELETE(self) -> None:
                 self._handle()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
+        self._http = LoopbackHTTPServer(Handler)
+        self.url = self._http.url
 
     # ------------------------------------------------------------------ faults
     def add_fault(
@@ -196,6 +193,4 @@ class S3FaultProxy:
 
     def close(self) -> None:
         """Stop the proxy."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.close()
