@@ -17,6 +17,7 @@ any cluster it started, by :func:`close_client`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import weakref
 from collections.abc import Iterator, Mapping
@@ -50,6 +51,10 @@ def _local_client(
         "threads_per_worker": threads_per_worker,
         "processes": processes,
         "dashboard_address": dashboard_address,
+        # the cluster's own INFO lines only when this process logs INFO (lstcloud -v)
+        "silence_logs": (
+            logging.WARNING if logging.getLogger().getEffectiveLevel() > logging.INFO else False
+        ),
     }
     if memory_limit is not None:
         kwargs["memory_limit"] = memory_limit

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -57,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # distributed logs its clusters' life at INFO through its own config, set when it is
+        # imported (later, lazily): ask it for warnings unless the user configured it
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

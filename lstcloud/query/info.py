@@ -120,8 +120,10 @@ class ProductInfo:
         lines.append("chunks      " + ", ".join(f"{k}={v}" for k, v in self.chunks.items()))
         crs = pyproj.CRS.from_wkt(self.crs_wkt)
         crs_name = crs.name
-        if crs_name == "unknown":
+        if crs_name in ("unknown", "unnamed"):
             crs_name = "sinusoidal" if "sinusoidal" in self.crs_wkt.lower() else "custom CRS"
+        if crs_name == "sinusoidal" and crs.ellipsoid is not None:
+            crs_name = f"MODIS sinusoidal (sphere R = {crs.ellipsoid.semi_major_metre:.3f} m)"
         lines.append(f"crs         {crs_name}; pixel {self.resolution_m[0]:.3f} m")
         lines.append("bbox        W {:.4f} S {:.4f} E {:.4f} N {:.4f} (degrees)".format(*self.bbox))
         if self.time_range:
