@@ -47,3 +47,20 @@ def hdf4_granules(shared_data: Path) -> Path:
 def aster_dev(shared_data: Path) -> Path:
     """The 21 development triplets (MODIS LST 1 km, NDVI 250 m, ASTER)."""
     return shared_data / "aster_h18v04_dev"
+
+
+@pytest.fixture
+def rasterio_opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every path handed to ``rasterio.open`` during the test, in order (the files still open
+    for real): what a reader really read, e.g. to prove it never opens an ASTER file."""
+    import rasterio
+
+    opened: list[Path] = []
+    real_open = rasterio.open
+
+    def spy(path, *args, **kwargs):
+        opened.append(Path(str(path)))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", spy)
+    return opened

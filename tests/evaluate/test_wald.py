@@ -46,21 +46,11 @@ def test_wald_on_real_dev_triplets(aster_dev: Path) -> None:
     assert result.config["degradation"] == "gaussian"
 
 
-def test_wald_never_opens_the_aster_files(aster_dev: Path, monkeypatch) -> None:
-    import rasterio
-
-    opened: list[str] = []
-    real_open = rasterio.open
-
-    def spy(path, *args, **kwargs):
-        opened.append(Path(str(path)).name)
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(rasterio, "open", spy)
+def test_wald_never_opens_the_aster_files(aster_dev: Path, rasterio_opened) -> None:
     samples, _ = wald.wald_samples(aster_dev, limit=2)
     result = wald.evaluate_wald(samples, resolve_methods(["bicubic"]), data="dev")
     assert result.summary()["bicubic"]["n_samples"] == 2
-    assert set(opened) == {"modis_lst_1km.tif", "modis_ndvi_250m.tif"}
+    assert {p.name for p in rasterio_opened} == {"modis_lst_1km.tif", "modis_ndvi_250m.tif"}
 
 
 def test_wald_on_mod11a1_patches_is_lst_only(shared_data: Path) -> None:

@@ -79,22 +79,15 @@ def test_align_rejects_grids_that_are_not_nested() -> None:
         align_ndvi_to_lst(ndvi, tf, (8, 8), tf)
 
 
-def test_dev_pairs_align_shifted_ndvi_and_never_open_aster(tmp_path, monkeypatch) -> None:
+def test_dev_pairs_align_shifted_ndvi_and_never_open_aster(tmp_path, rasterio_opened) -> None:
     truth = {
         "a": _make_pair(tmp_path / "a", size=32, shift=(2, 3), seed=1),
         "b": _make_pair(tmp_path / "b", size=32, shift=(0, 1), seed=2),
     }
-    opened: list[str] = []
-    real_open = rasterio.open
-
-    def spy(path, *args, **kwargs):
-        opened.append(Path(path).name)
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(rasterio, "open", spy)
+    rasterio_opened.clear()  # writing the pairs is not reading them
     ds = DevFolderPairs(tmp_path, patch_1km=16, seed=0)
     assert ds.sample_ids == ["a", "b"]
-    assert sorted(set(opened)) == ["modis_lst_1km.tif", "modis_ndvi_250m.tif"]
+    assert sorted({p.name for p in rasterio_opened}) == ["modis_lst_1km.tif", "modis_ndvi_250m.tif"]
     a = ds.scenes["a"].ndvi_250m
     assert np.isnan(a[:2]).all() and np.isnan(a[:, :3]).all()
     np.testing.assert_allclose(a[2:, 3:], truth["a"][2:, 3:])
@@ -285,22 +278,15 @@ def test_passing_windows_are_exact() -> None:
 
 
 # ----------------------------------------------------------------------------- files read
-def test_describe_is_derived_from_the_files_actually_read(tmp_path, monkeypatch) -> None:
+def test_describe_is_derived_from_the_files_actually_read(tmp_path, rasterio_opened) -> None:
     _make_pair(tmp_path / "a", size=32, shift=(0, 0), seed=1)
     _make_pair(tmp_path / "b", size=32, shift=(1, 0), seed=2)
-    opened: list[Path] = []
-    real_open = rasterio.open
-
-    def spy(path, *args, **kwargs):
-        opened.append(Path(path))
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(rasterio, "open", spy)
+    rasterio_opened.clear()  # writing the pairs is not reading them
     ds = DevFolderPairs(tmp_path, patch_1km=16)
     # the record is exactly what rasterio was asked to open: the MODIS files, nothing else
-    assert sorted(ds.files_read) == sorted(str(p) for p in opened)
-    assert {p.name for p in opened} == {"modis_lst_1km.tif", "modis_ndvi_250m.tif"}
-    assert not any("aster" in p.name for p in opened)
+    assert sorted(ds.files_read) == sorted(str(p) for p in rasterio_opened)
+    assert {p.name for p in rasterio_opened} == {"modis_lst_1km.tif", "modis_ndvi_250m.tif"}
+    assert not any("aster" in p.name for p in rasterio_opened)
     card = ds.describe()
     assert card["files"] == ["modis_lst_1km.tif", "modis_ndvi_250m.tif"]
     assert card["files_read_count"] == 4 and card["aster_files_read"] is False

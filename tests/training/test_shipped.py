@@ -85,33 +85,27 @@ def test_shipped_model_predicts_plausible_lst(name: str, aster_dev: Path) -> Non
 
 
 @pytest.mark.shared_data
-def test_shipped_training_reader_opens_only_modis_files(aster_dev: Path, monkeypatch) -> None:
-    """Rebuild the dataset the shipped cards describe, spying on every file opened: the card's
+def test_shipped_training_reader_opens_only_modis_files(
+    aster_dev: Path, rasterio_opened: list[Path]
+) -> None:
+    """Rebuild the dataset the shipped cards describe, spying on every file opened: the
+    card's
     ``files`` / ``aster_files_read`` are what the reader's record gives, and no ASTER file of
     the real development folder is ever opened."""
-    import rasterio
-
     card = load_model("sif-cnn-sr1", device="cpu").card["training_data"]
     assert any((aster_dev / s / "aster_lst_250m_utm31n_x10.tif").is_file()
                for s in card["train_samples"])  # the ASTER files are there, next to the MODIS
-    opened: list[Path] = []
-    real_open = rasterio.open
-
-    def spy(path, *args, **kwargs):
-        opened.append(Path(path))
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(rasterio, "open", spy)
     ds = DevFolderPairs(aster_dev, samples=card["train_samples"] + card["validation_samples"])
     train = ds.subset(card["train_samples"])
-    assert opened and {p.name for p in opened} == {"modis_lst_1km.tif", "modis_ndvi_250m.tif"}
-    assert sorted(str(p) for p in opened) == train.files_read
+    names = {p.name for p in rasterio_opened}
+    assert rasterio_opened and names == {"modis_lst_1km.tif", "modis_ndvi_250m.tif"}
+    assert sorted(str(p) for p in rasterio_opened) == train.files_read
     described = train.describe()
     assert described["files"] == card["files"]
     assert described["aster_files_read"] is card["aster_files_read"] is False
     for i in range(4):  # drawing patches opens nothing more
         train[i]
-    assert len(opened) == 2 * 21
+    assert len(rasterio_opened) == 2 * 21
 
 
 @pytest.mark.shared_data
