@@ -8,10 +8,12 @@ marker and is redone by the next run. Worker loss is absorbed by the scheduler (
 and writes idempotent), so a disturbed run ends with the same product as an undisturbed one.
 
 A day is predicted only when its input is whole: on an lstcloud input cube every tile of the
-cube must have an ingest record ``complete`` or ``empty`` for that day
-(:func:`lstcloud.cube.status.read_status`); otherwise the day is reported in
+cube must have an ingest record in :data:`lstcloud.cube.status.DONE_STATES` (``complete``,
+``empty`` or ``no_input``) for that day (:func:`input_states`); otherwise the day is reported in
 :attr:`PredictSummary.incomplete` and left for a later run (a day that is on the time axis but
-whose ingest failed would otherwise become an all-NaN day marked complete for good).
+whose ingest failed would otherwise become an all-NaN day marked complete for good). Each day
+marker keeps the digest of the records it was predicted from: a complete day whose records
+changed since (a late granule ingested) is predicted again.
 
 The model is registered once per cluster (:func:`register_model`); each worker chooses its
 device (``auto``: CUDA when it sees a GPU). When workers advertise the Dask resource ``GPU``,
@@ -61,7 +63,6 @@ from lstcloud.product import (
 __all__ = [
     "InputState",
     "PredictSummary",
-    "input_readiness",
     "input_states",
     "model_fingerprint",
     "open_input_cube",
@@ -416,21 +417,6 @@ def input_states(
             no_input=tuple(no_input),
         )
     return out
-
-
-def input_readiness(
-    cube_url: str,
-    ds: xr.Dataset,
-    days: list[dt.date],
-    *,
-    storage_options: dict[str, Any] | None = None,
-) -> dict[dt.date, str]:
-    """Days among ``days`` whose input is not whole yet, each with the reason.
-
-    See :func:`input_states` for the rule.
-    """
-    states = input_states(cube_url, ds, days, storage_options=storage_options)
-    return {day: st.reason for day, st in states.items() if not st.ready}
 
 
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
