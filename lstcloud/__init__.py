@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "open_cube": "lstcloud.cube",
-    "open_product": "lstcloud.product",
+    "open_product": "lstcloud.cube",
     "load_model": "lstcloud.models",
 }
 

@@ -23,7 +23,8 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from lstcloud.errors import ConfigError, LstcloudError, redact_url
+from lstcloud.core.errors import ConfigError, LstcloudError
+from lstcloud.core.redact import redact_url
 
 if TYPE_CHECKING:
     import distributed

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from affine import Affine
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import pyproj

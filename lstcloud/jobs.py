@@ -35,8 +35,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lstcloud.errors import ConfigError, redact_url
-from lstcloud.storage import protocol_of
+from lstcloud.core.dates import day_range, parse_day
+from lstcloud.core.errors import ConfigError
+from lstcloud.core.redact import redact_url
+from lstcloud.core.storage import protocol_of
+from lstcloud.grid import resolve_region
 
 __all__ = [
     "JobConfig",
@@ -176,10 +179,6 @@ class JobConfig(BaseModel):
         if not value.strip():
             raise ValueError("must not be empty")
         try:
-            from lstcloud.grid import resolve_region
-        except ImportError:  # pragma: no cover - grid is part of the package
-            return value
-        try:
             tiles = resolve_region(value)
         except Exception as exc:  # any failure means a wrong region
             raise ValueError(str(exc)) from None
@@ -265,23 +264,6 @@ def load_job_config(source: str | Path | dict[str, Any]) -> JobConfig:
     return config
 
 
-def parse_day(text: str | dt.date | None, *, today: dt.date | None = None) -> dt.date:
-    """A day from ``YYYY-MM-DD``, ``yesterday`` or ``today`` (UTC); ``None`` means yesterday."""
-    if isinstance(text, dt.date):
-        return text
-    today = today or dt.datetime.now(dt.UTC).date()
-    if text is None or text == "yesterday":
-        return today - dt.timedelta(days=1)
-    if text == "today":
-        return today
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"--date must be YYYY-MM-DD, 'yesterday' or 'today', got {text!r}"
-        ) from None
-
-
 def _ingest_failures(ingested: Any, days: dt.date | tuple[dt.date, ...]) -> list[Any]:
     """The failed (day, tile) outcomes of ``days`` in an ingest summary."""
     wanted = (days,) if isinstance(days, dt.date) else tuple(days)
@@ -298,7 +280,7 @@ def job_window(
         start = date - dt.timedelta(days=config.lookback_days)
     if start > date:
         raise ConfigError(f"the window starts on {start}, after its last day {date}")
-    return tuple(start + dt.timedelta(days=k) for k in range((date - start).days + 1))
+    return tuple(day_range(start, date))
 
 
 @dataclass(frozen=True)
@@ -442,25 +424,22 @@ def run_job(
         )
     collection = None
     if config.publish is not None:
-        try:
-            from lstcloud.publish import publish_collection
-        except ImportError:  # pragma: no cover - publish is part of the package
-            log.warning("lstcloud.publish is not available: the collection is not published")
-        else:
-            extra = {
-                k: v
-                for k, v in (
-                    ("collection_id", config.publish.collection_id),
-                    ("asset_href", config.publish.asset_href),
-                )
-                if v
-            }
-            collection = publish_collection(
-                product_url=config.product_url,
-                out_dir=config.publish.out_dir,
-                storage_options=storage_options,
-                **extra,
+        from lstcloud.publish import publish_collection
+
+        extra = {
+            k: v
+            for k, v in (
+                ("collection_id", config.publish.collection_id),
+                ("asset_href", config.publish.asset_href),
             )
+            if v
+        }
+        collection = publish_collection(
+            product_url=config.product_url,
+            out_dir=config.publish.out_dir,
+            storage_options=storage_options,
+            **extra,
+        )
     return JobResult(
         date=date,
         ingest=ingested,

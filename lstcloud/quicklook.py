@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from lstcloud.errors import CubeError, redact_url
+from lstcloud.core.errors import CubeError
+from lstcloud.core.redact import redact_url
 
 __all__ = ["write_quicklook"]
 
@@ -59,8 +60,7 @@ def write_quicklook(
     matplotlib.use("Agg", force=False)
     from matplotlib import pyplot as plt
 
-    from lstcloud.inference.predict import open_input_cube
-    from lstcloud.product import open_product
+    from lstcloud.cube import open_input_cube, open_product
 
     day = np.datetime64(date, "ns")
     cube = open_input_cube(cube_url, storage_options=storage_options)

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lstcloud.errors import CatalogError, ConfigError
+from lstcloud.core.errors import CatalogError, ConfigError
 
 __all__ = ["StacServer", "find_rustac"]
 

@@ -131,9 +131,9 @@ def test_cli_check_and_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
 @pytest.mark.slow
 def test_run_job_ingests_predicts_and_publishes_a_day(tmp_path: Path, dask_client: Any,
                                                       capsys: pytest.CaptureFixture) -> None:
-    from lstcloud.inference.predict import open_input_cube
+    from lstcloud.cube import open_input_cube
+    from lstcloud.cube.product import open_product
     from lstcloud.models import load_model
-    from lstcloud.product import open_product
     from lstcloud.samples.stac import build_sample_catalog
     from lstcloud.stacserver import StacServer
 
@@ -184,7 +184,7 @@ def test_a_failed_ingest_is_neither_predicted_nor_published_and_a_retry_fixes_it
 ) -> None:
     import shutil
 
-    from lstcloud.product import complete_days
+    from lstcloud.cube.product import complete_days
     from lstcloud.samples.granules import corrupt_file
     from lstcloud.samples.stac import build_sample_catalog
     from lstcloud.stacserver import StacServer
@@ -236,7 +236,7 @@ def test_a_granule_published_late_is_picked_up_by_the_next_daily_run(
     """Day D-1's LST granule is missing from the catalogue when D-1 first runs: the tile is
     ``no_input`` and the day is predicted without it. It appears later: the run of day D (with
     ``lookback_days: 1``) ingests it and predicts D-1 again, with the granule."""
-    from lstcloud.product import complete_days, open_product
+    from lstcloud.cube.product import complete_days, open_product
     from lstcloud.samples.stac import build_sample_catalog
     from lstcloud.stacserver import StacServer
 

@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 
 import lstcloud
-from lstcloud.errors import CubeError
-from lstcloud.inference.quality import NOT_COMPUTED
-from lstcloud.product import (
+from lstcloud.cube.product import (
     ProductGrid,
     Provenance,
     complete_days,
@@ -23,6 +21,8 @@ from lstcloud.product import (
     time_index,
     write_day_marker,
 )
+from lstcloud.cube.quality import NOT_COMPUTED
+from lstcloud.errors import CubeError
 from tests.inference.cubes import WKT
 
 D0 = dt.date(2022, 6, 1)

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from lstcloud.errors import CatalogError, redact_url
+from lstcloud.core.errors import CatalogError
+from lstcloud.core.redact import redact_url
 
 __all__ = [
     "EARTHDATA_HOSTS",

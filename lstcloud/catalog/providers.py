@@ -31,7 +31,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from lstcloud.catalog.auth import earthdata_storage_options
-from lstcloud.errors import CatalogError, ConfigError, redact_url
+from lstcloud.core.errors import CatalogError, ConfigError
+from lstcloud.core.redact import redact_url
 from lstcloud.products import ProductSpec, get_product
 
 __all__ = [

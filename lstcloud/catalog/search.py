@@ -11,9 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import random
-import re
-import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +23,10 @@ from pystac_client.stac_api_io import StacApiIO
 from pystac_client.warnings import DoesNotConformTo, NoConformsTo
 
 from lstcloud.catalog.providers import ProviderProfile, get_provider, parse_granule_id
-from lstcloud.errors import CatalogError, ConfigError, LstcloudWarning, redact_url
+from lstcloud.core.dates import as_date
+from lstcloud.core.errors import CatalogError, ConfigError, LstcloudWarning
+from lstcloud.core.redact import redact_text, redact_url
+from lstcloud.core.backoff import RetryPolicy
 from lstcloud.grid import EARTH_RADIUS, Tile
 from lstcloud.products import ProductSpec, get_product
 
@@ -40,8 +40,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_AUTH_RE = re.compile(r"((?:authorization|x-api-key)['\"]?\s*[:=]\s*['\"]?)[^'\",}]+", re.I)
-_URL_RE = re.compile(r"(?:[a-z][a-z0-9+.-]*://[^\s'\"<>()]+|/[^\s'\"<>()?]*\?[^\s'\"<>()]+)")
 
 
 class EmptySearchWarning(LstcloudWarning):
@@ -91,9 +89,8 @@ class Granule:
 
 
 def _redact_text(text: str, limit: int = 300) -> str:
-    text = _URL_RE.sub(lambda m: redact_url(m.group(0)), " ".join(str(text).split()))
-    text = _AUTH_RE.sub(r"\1***", text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """One line of ``text``, credentials masked (:func:`~lstcloud.core.redact.redact_text`)."""
+    return redact_text(" ".join(str(text).split()), limit=limit)
 
 
 class _RedactingFilter(logging.Filter):
@@ -150,6 +147,14 @@ class RetryingStacApiIO(StacApiIO):
         self.max_retries = int(max_retries)
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
+        self.policy = RetryPolicy(
+            attempts=self.max_retries + 1,
+            base=self.backoff,
+            cap=self.max_backoff,
+            jitter=0.1,
+            retryable=lambda err: isinstance(err, APIError) and _retryable(err),
+            logger=logger.name,
+        )
         self.attempts = 0  # requests sent, retries included (for diagnostics and tests)
 
     def request(
@@ -160,28 +165,15 @@ class RetryingStacApiIO(StacApiIO):
         parameters: dict[str, Any] | None = None,
     ) -> str:
         """Send one request, retrying transient failures (see the class docstring)."""
-        attempt = 0
-        while True:
+
+        def send() -> str:
             self.attempts += 1
-            try:
-                return super().request(href, method=method, headers=headers, parameters=parameters)
-            except APIError as err:
-                if not _retryable(err) or attempt >= self.max_retries:
-                    raise
-                delay = min(self.max_backoff, self.backoff * 2**attempt)
-                delay *= 1.0 + random.uniform(-0.1, 0.1)
-                status = _status(err)
-                logger.warning(
-                    "STAC request %s %s failed (%s); retry %d/%d in %.2f s",
-                    (method or "GET").upper(),
-                    redact_url(href),
-                    f"HTTP {status}" if status else _redact_text(str(err), 160),
-                    attempt + 1,
-                    self.max_retries,
-                    delay,
-                )
-                time.sleep(max(0.0, delay))
-                attempt += 1
+            return super(RetryingStacApiIO, self).request(
+                href, method=method, headers=headers, parameters=parameters
+            )
+
+        what = f"STAC request {(method or 'GET').upper()} {redact_url(href)}"
+        return self.policy.run(send, what=what).unwrap()
 
 
 def _tile_id(tile: Any) -> str:
@@ -216,17 +208,6 @@ def tiles_bbox(tiles: Iterable[Any]) -> tuple[float, float, float, float]:
         round(east, 6),
         round(min(90.0, north), 6),
     )
-
-
-def _as_date(value: dt.date | dt.datetime | str, name: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _production(item: Mapping[str, Any]) -> str:
@@ -333,7 +314,7 @@ def search_granules(
     specs = [get_product(p) for p in ([products] if isinstance(products, str) else products)]
     if not specs:
         raise ConfigError("products: give at least one product")
-    start_d, end_d = _as_date(start, "start"), _as_date(end, "end")
+    start_d, end_d = as_date(start, field="start"), as_date(end, field="end")
     if start_d > end_d:
         raise ConfigError(f"start {start_d} is after end {end_d}")
     wanted_tiles: set[str] | None = None

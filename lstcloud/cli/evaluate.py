@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

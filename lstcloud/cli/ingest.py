@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     (``no_input``: not an error), 3 when some failed, 2 for a configuration error (bad dates,
     region, product or QC policy), printed as one line.
     """
-    from lstcloud.errors import ConfigError
+    from lstcloud.core.errors import ConfigError
     from lstcloud.ingest import ingest
     from lstcloud.ingest.qc import parse_qc_policy_arg
     from lstcloud.ingest.run import parse_window

@@ -2,32 +2,23 @@
 
 Each command lives in its own module of this package and exposes
 ``register(subparsers: argparse._SubParsersAction) -> None``; this module only assembles them.
-Commands whose module is missing are left out, so the CLI keeps working while the package grows.
+The command modules import their heavy dependencies only when a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from lstcloud import __version__
-from lstcloud.errors import LstcloudError
+from lstcloud.cli import catalog, demo, evaluate, info, ingest, predict, query, run, train
+from lstcloud.core.errors import LstcloudError
 
-COMMAND_MODULES = (
-    "lstcloud.cli.demo",
-    "lstcloud.cli.ingest",
-    "lstcloud.cli.train",
-    "lstcloud.cli.predict",
-    "lstcloud.cli.run",
-    "lstcloud.cli.evaluate",
-    "lstcloud.cli.query",
-    "lstcloud.cli.info",
-    "lstcloud.cli.catalog",
-)
+#: The command modules, in the order ``lstcloud --help`` lists them.
+COMMAND_MODULES = (demo, ingest, train, predict, run, evaluate, query, info, catalog)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lstcloud {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 

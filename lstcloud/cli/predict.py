@@ -6,15 +6,16 @@ import argparse
 import datetime as dt
 import json
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.dates import as_date
+from lstcloud.core.errors import ConfigError
 
 __all__ = ["register"]
 
 
 def _date(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
+        return as_date(text, field="date")
+    except ConfigError:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 

@@ -67,7 +67,7 @@ def _point(args: argparse.Namespace) -> int:
 
 
 def _bbox(args: argparse.Namespace) -> int:
-    from lstcloud.errors import ConfigError
+    from lstcloud.core.errors import ConfigError
     from lstcloud.query import bbox_statistics, bbox_subset, load_product, write_subset
 
     if not args.out and not args.stats:

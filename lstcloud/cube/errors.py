@@ -5,14 +5,16 @@ S3 (HTTP 503 ``SlowDown`` / ``ServiceUnavailable``, 500, timeouts, reset connect
 when tried again, a wrong bucket, a denied access or a malformed request never does.
 :func:`cube_io_error` turns the ``OSError`` / ``ValueError`` raised by zarr, fsspec or s3fs into
 a :class:`TransientCubeError` (a :class:`~lstcloud.errors.CubeError` *and* a
-:class:`~lstcloud.errors.TransientError`, which :class:`lstcloud.ingest.RetryPolicy` retries) or
+:class:`~lstcloud.errors.TransientError`, which :class:`lstcloud.core.backoff.RetryPolicy` retries) or
 a plain :class:`~lstcloud.errors.CubeError`, with the message naming what was being done (cube
 URL, date, tile, variable or record) and the original exception chained as ``__cause__``.
 """
 
 from __future__ import annotations
 
-from lstcloud.errors import CubeError, TransientError
+from lstcloud.core.errors import CubeError, TransientError
+from lstcloud.core.redact import redact_text
+from lstcloud.core.transient import is_transient
 
 __all__ = ["TransientCubeError", "cube_io_error"]
 
@@ -35,11 +37,9 @@ def cube_io_error(exc: BaseException, *, what: str) -> CubeError:
     Returns
     -------
     CubeError
-        A :class:`TransientCubeError` when :func:`lstcloud.readers.fetch.is_transient` says the
+        A :class:`TransientCubeError` when :func:`lstcloud.core.transient.is_transient` says the
         error is worth retrying, else a plain :class:`CubeError`.
     """
-    from lstcloud.readers.fetch import is_transient, redact_text
-
     if isinstance(exc, CubeError):
         return exc
     detail = redact_text(f"{type(exc).__name__}: {exc}")[:300]

@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import tempfile
 import warnings
 from collections.abc import Iterable
@@ -43,10 +42,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lstcloud import __version__
+from lstcloud.core.dates import as_date
+from lstcloud.core.errors import ConfigError, LstcloudWarning
+from lstcloud.core.redact import redact_text, redact_url
+from lstcloud.core.storage import filesystem, join, protocol_of, strip_protocol
 from lstcloud.cube.errors import cube_io_error
-from lstcloud.errors import ConfigError, LstcloudWarning, redact_url
 from lstcloud.grid import Tile
-from lstcloud.storage import filesystem, join, protocol_of, strip_protocol
 
 __all__ = [
     "DONE_STATES",
@@ -69,15 +70,10 @@ DONE_STATES: frozenset[str] = frozenset({"complete", "empty", "no_input"})
 #: States whose data was read from granules and written (what ``strict`` completeness asks for).
 WRITTEN_STATES: frozenset[str] = frozenset({"complete", "empty"})
 _STATUS_DIR = "_lstcloud/status"
-_URL_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-
-
-def _redact_text(text: str) -> str:
-    return _URL_RE.sub(lambda m: redact_url(m.group(0)), text)
 
 
 @dataclass(frozen=True)
@@ -112,8 +108,8 @@ class TileDayStatus:
             raise ConfigError(f"status state must be one of {STATES}, got {self.state!r}")
         if isinstance(self.reasons, str) or isinstance(self.items, str):
             raise ConfigError("reasons and items must be sequences of strings, not a string")
-        object.__setattr__(self, "reasons", tuple(_redact_text(str(r)) for r in self.reasons))
-        object.__setattr__(self, "items", tuple(_redact_text(str(i)) for i in self.items))
+        object.__setattr__(self, "reasons", tuple(redact_text(str(r)) for r in self.reasons))
+        object.__setattr__(self, "items", tuple(redact_text(str(i)) for i in self.items))
 
     @property
     def done(self) -> bool:
@@ -144,20 +140,9 @@ class TileDayStatus:
         )
 
 
-def _date(value: dt.date | str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ConfigError(f"not a date: {value!r}") from exc
-
-
 def status_url(url: str, date: dt.date | str, tile: Tile | str) -> str:
     """Where the record of (date, tile) lives: ``<cube>/_lstcloud/status/<date>/<tile>.json``."""
-    return join(str(url), _STATUS_DIR, _date(date).isoformat(), f"{Tile.parse(tile).id}.json")
+    return join(str(url), _STATUS_DIR, as_date(date).isoformat(), f"{Tile.parse(tile).id}.json")
 
 
 def write_status(
@@ -198,7 +183,7 @@ def write_status(
             filesystem(target, storage_options).pipe_file(strip_protocol(target), payload)
     except Exception as exc:  # OSError from s3fs / the disk, botocore / aiohttp errors
         what = (
-            f"cannot write the status record of {_date(date)} {Tile.parse(tile).id} in the cube "
+            f"cannot write the status record of {as_date(date)} {Tile.parse(tile).id} in the cube "
             f"{redact_url(str(url))}"
         )
         raise cube_io_error(exc, what=what) from exc
@@ -244,7 +229,7 @@ def read_status(
     if dates is None:
         roots = [base_root]
     else:
-        roots = [join(base_root, day.isoformat()) for day in sorted({_date(d) for d in dates})]
+        roots = [join(base_root, day.isoformat()) for day in sorted({as_date(d) for d in dates})]
         if not roots:
             return {}
     fs = filesystem(roots[0], storage_options)
@@ -322,7 +307,7 @@ def pending(
     Only the records of ``dates`` are read. With ``strict=True``, ``no_input`` (date, tile) are
     pending too (the catalogue had no granule for them).
     """
-    days = sorted({_date(d) for d in dates})
+    days = sorted({as_date(d) for d in dates})
     if records is not None:
         known = records
     else:

@@ -24,6 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lstcloud import __version__
+from lstcloud.core.dates import as_date, day_range
+from lstcloud.core.errors import ConfigError, CubeError
+from lstcloud.core.redact import redact_url
+from lstcloud.core.storage import default_storage_options, protocol_of, strip_protocol
 from lstcloud.cube.errors import TransientCubeError, cube_io_error
 from lstcloud.cube.schema import (
     CUBE_FORMAT_VERSION,
@@ -36,9 +40,7 @@ from lstcloud.cube.schema import (
     cube_variables,
     grid_mapping_attrs,
 )
-from lstcloud.errors import ConfigError, CubeError, redact_url
 from lstcloud.grid import RESOLUTIONS, CubeGrid, Tile, resolve_region
-from lstcloud.storage import default_storage_options, protocol_of, strip_protocol
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -54,6 +56,7 @@ __all__ = [
     "create_cube",
     "cube_layout",
     "open_cube",
+    "open_input_cube",
     "write_region",
     "write_tile_day",
     "zarr_store",
@@ -62,19 +65,6 @@ __all__ = [
 _ATTR_PREFIX = "lstcloud_"
 _META_GROUP = "_lstcloud"
 _META_ATTRS = {"description": "lstcloud bookkeeping: status/<date>/<tile>.json records"}
-
-
-def _as_date(value: dt.date | str | np.datetime64) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, np.datetime64):
-        return value.astype("datetime64[D]").astype(dt.date)
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError as exc:
-        raise ConfigError(f"not a date: {value!r}") from exc
 
 
 def zarr_store(
@@ -93,10 +83,14 @@ def zarr_store(
 
 
 def _open_group(url: str, storage_options: dict[str, Any] | None, *, mode: str) -> zarr.Group:
+    store = zarr_store(url, storage_options=storage_options, read_only=mode == "r")
+    return _open_store_group(store, url, mode=mode)
+
+
+def _open_store_group(store: Store, url: str, *, mode: str) -> zarr.Group:
     import zarr
 
     try:
-        store = zarr_store(url, storage_options=storage_options, read_only=mode == "r")
         return zarr.open_group(store, mode=mode, use_consolidated=False)
     except (
         FileNotFoundError,
@@ -163,11 +157,11 @@ class CubeLayout:
     @property
     def dates(self) -> list[dt.date]:
         """Every date of the time axis."""
-        return [self.time_start + dt.timedelta(days=i) for i in range(self.n_times)]
+        return day_range(self.time_start, self.time_end)
 
     def time_index(self, date: dt.date | str, *, url: str = "cube") -> int:
         """Index of ``date`` on the time axis; :class:`CubeError` if outside it."""
-        day = _as_date(date)
+        day = as_date(date)
         index = (day - self.time_start).days
         if not 0 <= index < self.n_times:
             raise CubeError(
@@ -351,7 +345,7 @@ def create_cube(
     import zarr
 
     cube_grid = _resolve_grid(grid, chunks_1km)
-    days = sorted({_as_date(d) for d in dates})
+    days = sorted({as_date(d) for d in dates})
     if not days:
         raise ConfigError(f"create_cube({redact_url(str(url))}): no dates given")
     store = zarr_store(url, storage_options=storage_options)
@@ -536,7 +530,7 @@ def write_tile_day(
     group = _open_group(url, storage_options, mode="r+")
     layout = _layout_from_group(group, str(url))
     t = layout.time_index(date, url=str(url))
-    day = _as_date(date)
+    day = as_date(date)
     the_tile = Tile.parse(tile)
     if the_tile not in layout.grid.tiles:
         raise CubeError(f"{where}: tile {the_tile.id} is not in the cube grid")
@@ -595,7 +589,7 @@ def write_region(
     if variable not in layout.variables:
         raise CubeError(f"{where}: no variable {variable!r} ({', '.join(layout.variables)})")
     var = VARIABLES[variable]
-    what = f"cube {where} {_as_date(date)} {variable}[{y.start}:{y.stop}, {x.start}:{x.stop}]"
+    what = f"cube {where} {as_date(date)} {variable}[{y.start}:{y.stop}, {x.start}:{x.stop}]"
     arr = _array(group, variable, what=what)
     region = (slice(t, t + 1), y, x)
     check_aligned(region, tuple(arr.shape), tuple(arr.chunks), what=what)
@@ -636,10 +630,14 @@ def open_cube(
     CubeError
         If there is no cube at ``url``.
     """
+    store = zarr_store(url, storage_options=storage_options, read_only=True)
+    layout = _layout_from_group(_open_store_group(store, url, mode="r"), str(url))
+    return _open_dataset(store, url, layout, chunks)
+
+
+def _open_dataset(store: Store, url: str, layout: CubeLayout, chunks: Any) -> xr.Dataset:
     import xarray as xr
 
-    layout = _layout_from_group(_open_group(url, storage_options, mode="r"), str(url))
-    store = zarr_store(url, storage_options=storage_options, read_only=True)
     keep_raw = {name: not VARIABLES[name].is_qc for name in layout.variables}
     ds = xr.open_zarr(
         store,
@@ -651,3 +649,30 @@ def open_cube(
     )
     ds.encoding["source"] = redact_url(str(url))
     return ds
+
+
+def open_input_cube(url: str, *, storage_options: dict[str, Any] | None = None) -> xr.Dataset:
+    """Open an input cube lazily, whoever wrote it (the store is opened once).
+
+    An lstcloud input cube (group attribute ``lstcloud_format_version``) is opened as
+    :func:`open_cube` does (layout checked); any other Zarr store holding the same variables
+    (``lst_day`` (time, y_1km, x_1km), ``ndvi`` (time, y_250m, x_250m), the coordinates and a
+    ``spatial_ref`` grid mapping) is opened with xarray as it is.
+
+    Raises
+    ------
+    CubeError
+        If there is no Zarr group at ``url``.
+    """
+    import xarray as xr
+
+    store = zarr_store(url, storage_options=storage_options, read_only=True)
+    try:
+        group = _open_store_group(store, url, mode="r")
+    except CubeError as exc:
+        if not str(exc).startswith("no cube at"):
+            raise
+        raise CubeError(f"no input cube at {redact_url(str(url))}") from exc
+    if f"{_ATTR_PREFIX}format_version" in group.attrs:
+        return _open_dataset(store, url, _layout_from_group(group, str(url)), None)
+    return xr.open_zarr(store, consolidated=False, decode_coords="all", chunks={})

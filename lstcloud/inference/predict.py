@@ -27,7 +27,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,15 +38,11 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from lstcloud.errors import CubeError, LstcloudError, redact_url
-from lstcloud.inference.halo import HaloPlan, align_inputs, halo_share, plan_halo, super_resolve
-from lstcloud.inference.plugin import (
-    ModelPlugin,
-    check_device,
-    load_model_for,
-    model_status,
-)
-from lstcloud.product import (
+from lstcloud.cluster import client_context
+from lstcloud.core.dates import day_range
+from lstcloud.core.errors import CubeError, LstcloudError
+from lstcloud.core.redact import redact_text, redact_url
+from lstcloud.cube.product import (
     LST_VAR,
     ProductGrid,
     Provenance,
@@ -59,13 +54,22 @@ from lstcloud.product import (
     time_index,
     write_day_marker,
 )
+from lstcloud.cube.status import DONE_STATES, read_status
+from lstcloud.cube.store import open_input_cube
+from lstcloud.grid import SINUSOIDAL_WKT
+from lstcloud.inference.halo import HaloPlan, align_inputs, halo_share, plan_halo, super_resolve
+from lstcloud.inference.plugin import (
+    ModelPlugin,
+    check_device,
+    load_model_for,
+    model_status,
+)
 
 __all__ = [
     "InputState",
     "PredictSummary",
     "input_states",
     "model_fingerprint",
-    "open_input_cube",
     "predict_cube",
     "register_model",
 ]
@@ -138,30 +142,6 @@ class PredictSummary:
         return "\n".join(lines)
 
 
-def open_input_cube(url: str, *, storage_options: dict[str, Any] | None = None) -> xr.Dataset:
-    """Open the input cube lazily.
-
-    An lstcloud input cube (group attribute ``lstcloud_format_version``) is opened with
-    :func:`lstcloud.cube.open_cube` (layout checked); any other Zarr store holding the same
-    variables (``lst_day`` (time, y_1km, x_1km), ``ndvi`` (time, y_250m, x_250m), the
-    coordinates and a ``spatial_ref`` grid mapping) is opened with xarray.
-    """
-    import zarr
-
-    from lstcloud.product import _zarr_store
-
-    store = _zarr_store(url, storage_options)
-    try:
-        group = zarr.open_group(store, mode="r", use_consolidated=False)
-    except (FileNotFoundError, zarr.errors.NodeNotFoundError) as exc:
-        raise CubeError(f"no input cube at {redact_url(url)}") from exc
-    if "lstcloud_format_version" in group.attrs:
-        from lstcloud.cube import open_cube
-
-        return open_cube(url, storage_options=storage_options)
-    return xr.open_zarr(store, consolidated=False, decode_coords="all", chunks={})
-
-
 def _input_grid(ds: xr.Dataset, url: str) -> ProductGrid:
     for name in ("lst_day", "ndvi", "y_250m", "x_250m", "time"):
         if name not in ds.variables:
@@ -171,10 +151,6 @@ def _input_grid(ds: xr.Dataset, url: str) -> ProductGrid:
         if ref in ds.variables and not crs_wkt:
             crs_wkt = ds[ref].attrs.get("crs_wkt") or ds[ref].attrs.get("spatial_ref")
     if not crs_wkt:
-        try:
-            from lstcloud.grid import SINUSOIDAL_WKT
-        except ImportError as exc:
-            raise CubeError(f"input cube {redact_url(url)} has no spatial_ref crs_wkt") from exc
         crs_wkt = SINUSOIDAL_WKT
     ndvi = ds["ndvi"].data
     chunks = (
@@ -196,24 +172,7 @@ def _client_for(client: Any, scheduler: str | None) -> Iterator[Any]:
     if client is not None:
         yield client
         return
-    try:
-        from lstcloud.cluster import client_context
-    except ImportError:
-        client_context = None
-    if client_context is not None:
-        with client_context(scheduler=scheduler) as started:
-            yield started
-        return
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        with Client(scheduler) as started:
-            yield started
-        return
-    with (
-        LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
-        Client(cluster) as started,
-    ):
+    with client_context(scheduler=scheduler) as started:
         yield started
 
 
@@ -255,7 +214,7 @@ def _ensure_plugin(client: Any, plugin: ModelPlugin) -> dict[str, dict[str, Any]
             client.unregister_worker_plugin(plugin.name)
         raise LstcloudError(
             f"the model could not be loaded on the Dask workers: {type(exc).__name__}: "
-            f"{_redact_text(str(exc))}"
+            f"{redact_text(str(exc))}"
         ) from exc
     return client.run(model_status, plugin.key)
 
@@ -378,8 +337,6 @@ def input_states(
     if not tiles_attr or not days:
         return {day: InputState(ready=True) for day in days}
     tiles = sorted(t.strip() for t in str(tiles_attr).split(",") if t.strip())
-    from lstcloud.cube.status import DONE_STATES, read_status
-
     records = read_status(cube_url, storage_options=storage_options, dates=days)
     out: dict[dt.date, InputState] = {}
     for day in days:
@@ -417,20 +374,6 @@ def input_states(
             no_input=tuple(no_input),
         )
     return out
-
-
-_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
-
-
-def _redact_text(text: str) -> str:
-    """``text`` with every URL in it passed through :func:`redact_url`."""
-    return _URL.sub(lambda m: redact_url(m.group(0)), text)
-
-
-def _daterange(start: dt.date, end: dt.date) -> list[dt.date]:
-    if end < start:
-        raise LstcloudError(f"end {end} is before start {start}")
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def _day_graph(
@@ -533,7 +476,7 @@ def predict_cube(
     ds = open_input_cube(cube_url, storage_options=storage_options)
     grid = _input_grid(ds, cube_url)
     cube_days = {np.datetime64(t, "D"): i for i, t in enumerate(ds["time"].values)}
-    requested_days = _daterange(start, end)
+    requested_days = day_range(start, end)
     missing: list[tuple[dt.date, str]] = []
     present = []
     for day in requested_days:
@@ -625,7 +568,7 @@ def predict_cube(
                 try:
                     fut.result()
                 except Exception as exc:  # reported per day, the other days go on
-                    reason = _redact_text(f"{type(exc).__name__}: {exc}")
+                    reason = redact_text(f"{type(exc).__name__}: {exc}")
                     log.error("predicting %s failed: %s", day, reason)
                     missing.append((day, f"prediction failed: {reason}"))
                     continue

@@ -9,12 +9,13 @@ the QC policy per product.
 
 from __future__ import annotations
 
+from lstcloud.core.backoff import RetryPolicy
 from lstcloud.ingest.plan import TileDayTask, plan_tasks
 from lstcloud.ingest.qc import resolve_qc_policies
 from lstcloud.ingest.run import ingest, parse_window
 from lstcloud.ingest.sources import DEFAULT_SOURCES, Sources, sources_for
 from lstcloud.ingest.summary import IngestSummary, TileDayOutcome
-from lstcloud.ingest.task import RetryPolicy, ingest_tile_day
+from lstcloud.ingest.task import ingest_tile_day
 
 __all__ = [
     "DEFAULT_SOURCES",

@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lstcloud.errors import ConfigError, LstcloudWarning
+from lstcloud.core.errors import LstcloudWarning
 
 if TYPE_CHECKING:
     from lstcloud.catalog import Granule
     from lstcloud.products import ProductSpec
 
-__all__ = ["DuplicateGranuleWarning", "TileDayTask", "daterange", "index_granules", "plan_tasks"]
+__all__ = ["DuplicateGranuleWarning", "TileDayTask", "index_granules", "plan_tasks"]
 
 
 class DuplicateGranuleWarning(LstcloudWarning):
@@ -48,19 +48,6 @@ class TileDayTask:
     def item_ids(self) -> tuple[str, ...]:
         """Ids of the STAC items this task reads."""
         return tuple(g.item_id for g in self.granules.values() if g is not None)
-
-
-def daterange(start: dt.date, end: dt.date) -> list[dt.date]:
-    """Every day from ``start`` to ``end``, both included.
-
-    Raises
-    ------
-    ConfigError
-        ``end`` before ``start`` (a :class:`ValueError` too).
-    """
-    if end < start:
-        raise ConfigError(f"end {end} is before start {start}")
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def index_granules(

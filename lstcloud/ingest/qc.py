@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.errors import ConfigError
 from lstcloud.products import get_product
 from lstcloud.products.qc import QCPolicy, default_policy, policy_from_config
 

@@ -8,12 +8,15 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lstcloud.errors import CatalogError, ConfigError, redact_url
-from lstcloud.ingest.plan import TileDayTask, daterange, plan_tasks
+from lstcloud.core.dates import day_range, parse_window
+from lstcloud.core.errors import CatalogError
+from lstcloud.core.redact import redact_url
+from lstcloud.core.backoff import RetryPolicy, RetryTally
+from lstcloud.ingest.plan import TileDayTask, plan_tasks
 from lstcloud.ingest.qc import QCPolicyOption, resolve_qc_policies
 from lstcloud.ingest.sources import Sources, sources_for
 from lstcloud.ingest.summary import IngestSummary, TileDayOutcome
-from lstcloud.ingest.task import RetryPolicy, ingest_tile_day
+from lstcloud.ingest.task import ingest_tile_day
 
 __all__ = ["ingest", "parse_window", "search_window"]
 
@@ -23,31 +26,6 @@ log = logging.getLogger(__name__)
 DONE_STATES = frozenset({"complete", "empty"})
 #: (day, tile) states a rerun searches the catalogue again for, when it searches anyway.
 RECHECK_STATES = frozenset({"no_input"})
-
-
-def _as_date(value: dt.date | str, *, name: str = "date") -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"{name}: {value!r} is not a date (expected YYYY-MM-DD)") from None
-
-
-def parse_window(start: dt.date | str, end: dt.date | str) -> tuple[dt.date, dt.date]:
-    """The (start, end) days of an ingest window, checked.
-
-    Raises
-    ------
-    ConfigError
-        A malformed date, or ``start`` after ``end``.
-    """
-    start_d, end_d = _as_date(start, name="start"), _as_date(end, name="end")
-    if start_d > end_d:
-        raise ConfigError(f"start {start_d} is after end {end_d}: the window would be empty")
-    return start_d, end_d
 
 
 def search_window(
@@ -183,14 +161,14 @@ def ingest(
         The cube cannot be created or its status records read (after retries).
     """
     from lstcloud.cluster import client_context
+    from lstcloud.core.storage import default_storage_options
     from lstcloud.cube import create_cube
     from lstcloud.cube.status import read_status
     from lstcloud.grid import CubeGrid, resolve_region
-    from lstcloud.storage import default_storage_options
 
     t0 = time.perf_counter()
     start_d, end_d = parse_window(start, end)
-    dates = daterange(start_d, end_d)
+    dates = day_range(start_d, end_d)
     sources = sources_for(provider, lst=lst_product, ndvi=ndvi_product)
     specs = sources.specs(include_night=include_night)
     policies = resolve_qc_policies(qc_policy, [spec.name for spec in specs.values()])
@@ -214,7 +192,6 @@ def ingest(
     status = retry.call(
         lambda: read_status(cube_url, storage_options=storage_options, dates=dates),
         what=f"reading the status records of {redact_url(cube_url)}",
-        counter=[1],
     )
     todo_keys: list[tuple[dt.date, str]] = []
     recheck: dict[tuple[dt.date, str], Any] = {}
@@ -338,8 +315,7 @@ def _record_search_failure(
     is added to the reasons, never raised: the run goes on and its summary is printed."""
     from lstcloud.cube.status import TileDayStatus, write_status
 
-    counter = [1]
-    retried: list[str] = []
+    tally = RetryTally()
     reasons = list(why)
     try:
         retry.call(
@@ -351,8 +327,7 @@ def _record_search_failure(
                 storage_options=dict(storage_options or {}),
             ),
             what=f"status record {task.date} {task.tile}",
-            counter=counter,
-            retried=retried,
+            tally=tally,
         )
     except Exception as exc:  # whatever the store raised: reported in the summary, not raised
         reasons.append(f"could not write the status record: {type(exc).__name__}: {exc}")
@@ -362,8 +337,8 @@ def _record_search_failure(
         state="failed",
         reasons=tuple(reasons),
         items=task.item_ids,
-        attempts=counter[0],
-        retries=tuple(retried),
+        attempts=tally.attempts,
+        retries=tuple(tally.retried),
     )
 
 

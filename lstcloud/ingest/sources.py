@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.errors import ConfigError
 from lstcloud.products import PROVIDERS, ProductSpec, get_product
 
 __all__ = ["DEFAULT_SOURCES", "Sources", "sources_for"]

@@ -17,18 +17,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from lstcloud.errors import (
-    GranuleReadError,
-    LstcloudError,
-    MissingAssetError,
-    TransientError,
-    redact_url,
-)
+from lstcloud.core.errors import GranuleReadError, LstcloudError, MissingAssetError
+from lstcloud.core.redact import redact_url
+from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.ingest.plan import TileDayTask
 from lstcloud.ingest.qc import QCPolicyOption, resolve_qc_policies
 from lstcloud.ingest.summary import TileDayOutcome
@@ -38,72 +34,12 @@ __all__ = ["PART_ROLES", "RetryPolicy", "ingest_tile_day"]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 #: Cube variables (roles) each part of a task fills.
 PART_ROLES: dict[str, tuple[str, ...]] = {
     "lst": ("lst_day", "qc_day", "view_time_day"),
     "lst_night": ("lst_night", "qc_night", "view_time_night"),
     "ndvi": ("ndvi", "ndvi_qc"),
 }
-
-
-class RetryPolicy:
-    """Exponential backoff for transient errors: ``attempts`` tries, ``base * 2**k`` s apart.
-
-    Retried: :class:`~lstcloud.errors.TransientError` (the readers' and the cube's transient
-    errors), ``TimeoutError``, ``ConnectionError`` and any other exception that
-    :func:`lstcloud.readers.fetch.is_transient` deems transient (HTTP 5xx, throttling, botocore
-    connection errors ...). Everything else (corrupt granules, missing objects, denied access, a
-    wrong cube, other lstcloud errors) is raised at once.
-    """
-
-    def __init__(self, *, attempts: int = 4, base: float = 0.5, cap: float = 8.0) -> None:
-        self.attempts = attempts
-        self.base = base
-        self.cap = cap
-
-    @staticmethod
-    def retryable(exc: BaseException) -> bool:
-        """Whether ``exc`` is worth another try."""
-        from lstcloud.readers.fetch import is_transient
-
-        if isinstance(exc, TransientError):
-            return True
-        if isinstance(exc, LstcloudError):  # classified as permanent (GranuleReadError ...)
-            return False
-        if isinstance(exc, (TimeoutError, ConnectionError)):
-            return True
-        return is_transient(exc)  # 5xx / throttling / connection errors of s3fs, botocore ...
-
-    def call(
-        self,
-        fn: Callable[[], T],
-        *,
-        what: str,
-        counter: list[int],
-        retried: list[str] | None = None,
-    ) -> T:
-        """Call ``fn``, retrying transient errors (:meth:`retryable`); re-raise the last one.
-
-        ``counter[0]`` is raised to the number of attempts this call took; each retried error is
-        appended to ``retried`` (``"<what>: attempt k: <error>"``) when given.
-        """
-        for attempt in range(1, self.attempts + 1):
-            counter[0] = max(counter[0], attempt)
-            try:
-                return fn()
-            except Exception as exc:
-                if not self.retryable(exc) or attempt == self.attempts:
-                    raise
-                delay = min(self.cap, self.base * 2 ** (attempt - 1))
-                log.warning(
-                    "%s: transient error (%s), retry %d in %.1f s", what, exc, attempt, delay
-                )
-                if retried is not None:
-                    retried.append(f"{what}: attempt {attempt}: {type(exc).__name__}: {exc}")
-                time.sleep(delay)
-        raise AssertionError("unreachable")
 
 
 def _href_label(href: str | Mapping[str, str]) -> str:
@@ -115,8 +51,8 @@ def _href_label(href: str | Mapping[str, str]) -> str:
 
 def _size_of(href: str | Mapping[str, str], storage_options: Mapping[str, Any] | None) -> int:
     """Bytes of the granule file(s) at ``href`` (for throughput figures; 0 where unknown)."""
+    from lstcloud.core.storage import filesystem
     from lstcloud.readers.fetch import is_local, local_path
-    from lstcloud.storage import filesystem
 
     hrefs = [href] if isinstance(href, str) else list(href.values())
     total = 0
@@ -183,8 +119,7 @@ def _read_group(
     apply_qc: bool,
     qc_policy: Any,
     retry: RetryPolicy,
-    counter: list[int],
-    retried: list[str],
+    tally: RetryTally,
 ) -> tuple[dict[str, np.ndarray], int]:
     """Read the granule shared by ``parts`` once and return cube-variable arrays and its bytes.
 
@@ -215,7 +150,7 @@ def _read_group(
             storage_options=options,
         )
 
-    ds = retry.call(read, what=f"reading {what}", counter=counter, retried=retried)
+    ds = retry.call(read, what=f"reading {what}", tally=tally)
     arrays: dict[str, np.ndarray] = {}
     for role in roles:
         name = spec.variable_for_role(role)
@@ -283,8 +218,7 @@ def ingest_tile_day(
     from lstcloud.cube.status import TileDayStatus, write_status
 
     retry = retry or RetryPolicy()
-    counter = [1]
-    retried: list[str] = []
+    tally = RetryTally()
     t0 = time.perf_counter()
     reasons: list[str] = []
     arrays: dict[str, np.ndarray] = {}
@@ -302,9 +236,9 @@ def ingest_tile_day(
             valid_lst=int(np.isfinite(arrays["lst_day"]).sum()) if "lst_day" in arrays else 0,
             valid_ndvi=int(np.isfinite(arrays["ndvi"]).sum()) if "ndvi" in arrays else 0,
             bytes_read=nbytes,
-            attempts=counter[0],
+            attempts=tally.attempts,
             seconds=time.perf_counter() - t0,
-            retries=tuple(retried),
+            retries=tuple(tally.retried),
         )
 
     def record(result: TileDayOutcome) -> TileDayOutcome:
@@ -332,8 +266,7 @@ def ingest_tile_day(
                     cube_url, task.date, task.tile, status, storage_options=storage_options
                 ),
                 what=f"status record {where}",
-                counter=counter,
-                retried=retried,
+                tally=tally,
             )
         except Exception as exc:  # whatever the store raised: the run goes on, reported
             # the data may be written but unrecorded: it reads as missing and is redone next run
@@ -342,12 +275,12 @@ def ingest_tile_day(
                     **result.__dict__,
                     "state": "failed",
                     "reasons": (*result.reasons, f"could not write the status record: {exc}"),
-                    "attempts": counter[0],
-                    "retries": tuple(retried),
+                    "attempts": tally.attempts,
+                    "retries": tuple(tally.retried),
                 }
             )
         return TileDayOutcome(
-            **{**result.__dict__, "attempts": counter[0], "retries": tuple(retried)}
+            **{**result.__dict__, "attempts": tally.attempts, "retries": tuple(tally.retried)}
         )
 
     if task.missing:
@@ -372,8 +305,7 @@ def ingest_tile_day(
                 apply_qc=apply_qc,
                 qc_policy=policies[get_product(product).name],
                 retry=retry,
-                counter=counter,
-                retried=retried,
+                tally=tally,
             )
         except (LstcloudError, OSError, TimeoutError, ValueError) as exc:
             reasons.append(_reason(exc, granule.item_id))
@@ -403,8 +335,7 @@ def ingest_tile_day(
                 storage_options=storage_options,
             ),
             what=f"cube write {where}",
-            counter=counter,
-            retried=retried,
+            tally=tally,
         )
     except Exception as exc:  # whatever the store raised (after retries): this tile-day failed
         return record(outcome("failed", [f"writing {where}: {type(exc).__name__}: {exc}"]))

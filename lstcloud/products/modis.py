@@ -31,7 +31,7 @@ from functools import cache
 from types import MappingProxyType
 from typing import Literal
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.errors import ConfigError
 from lstcloud.products.spec import ProductSpec, VariableSpec
 
 __all__ = [

@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.errors import ConfigError
 
 __all__ = [
     "QC_LAYOUTS",

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.errors import ConfigError
 
 __all__ = ["PROVIDERS", "ROLES", "ProductSpec", "VariableSpec"]
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyproj
 import xarray as xr
 
-from lstcloud.errors import ConfigError, CubeError, redact_url
+from lstcloud.core.dates import as_date as parse_date
+from lstcloud.core.errors import ConfigError, CubeError
+from lstcloud.core.redact import redact_url
+from lstcloud.cube.product import LST_VAR, QUALITY_VAR, open_product
 
 __all__ = [
     "LST_VAR",
@@ -25,8 +26,6 @@ __all__ = [
     "time_slice",
 ]
 
-LST_VAR = "lst_250m"
-QUALITY_VAR = "lst_250m_quality"
 #: The MODIS sinusoidal projection (sphere R = 6371007.181 m), used when a cube carries no CRS.
 SINUSOIDAL_PROJ = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
 
@@ -34,34 +33,15 @@ SINUSOIDAL_PROJ = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no
 def load_product(url: str, *, storage_options: dict[str, Any] | None = None) -> xr.Dataset:
     """Open the product cube at ``url`` lazily, with its CRS decoded.
 
-    Uses :func:`lstcloud.product.open_product` when it is available and falls back to
-    :func:`xarray.open_zarr` with ``decode_coords="all"`` otherwise.
+    Through :func:`lstcloud.cube.open_product`, which owns the format.
 
     Raises
     ------
     CubeError
         When nothing readable is at ``url`` or it has no ``lst_250m`` variable.
     """
-    try:  # the product module owns the format; reading it directly is the fallback
-        from lstcloud.product import open_product
-    except ImportError:
-        open_product = None
     try:
-        if open_product is not None:
-            ds = open_product(url, storage_options=storage_options)
-        else:
-            from lstcloud.storage import default_storage_options
-
-            options = {**default_storage_options(url), **(storage_options or {})}
-            with warnings.catch_warnings():
-                # The product's bookkeeping folder (_lstcloud/) is not a Zarr node.
-                warnings.filterwarnings("ignore", message=".*not recognized as a component")
-                ds = xr.open_zarr(
-                    url,
-                    consolidated=False,
-                    decode_coords="all",
-                    storage_options=options or None,
-                )
+        ds = open_product(url, storage_options=storage_options)
     except CubeError:
         raise
     except (FileNotFoundError, KeyError, ValueError, OSError) as exc:
@@ -97,20 +77,10 @@ def pixel_size(ds: xr.Dataset) -> tuple[float, float]:
     return float(abs(x[1] - x[0])), float(abs(y[1] - y[0]))
 
 
-def as_date(
-    value: dt.date | dt.datetime | str | np.datetime64 | None, *, field: str
-) -> dt.date | None:
-    """Parse ``value`` (ISO date string, date, datetime or numpy datetime) into a date."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return pd.Timestamp(value).date()
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{field}: {value!r} is not a date (use YYYY-MM-DD)") from exc
+def as_date(value: Any, *, field: str) -> dt.date | None:
+    """Parse ``value`` (ISO date string, date, datetime or numpy datetime) into a date;
+    ``None`` stays ``None`` (an open end)."""
+    return None if value is None else parse_date(value, field=field)
 
 
 def time_slice(ds: xr.Dataset, start: Any = None, end: Any = None) -> xr.Dataset:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.errors import ConfigError
 from lstcloud.query._dataset import LST_VAR, QUALITY_VAR, product_crs
 
 __all__ = [

@@ -12,13 +12,15 @@ import numpy as np
 import pyproj
 import xarray as xr
 
+from lstcloud.core.redact import redact_url
+from lstcloud.cube.product import complete_days as product_complete_days
+from lstcloud.grid import Tile
 from lstcloud.query._dataset import (
     LST_VAR,
     load_product,
     pixel_size,
     product_crs,
 )
-from lstcloud.storage import filesystem, join, strip_protocol
 
 __all__ = [
     "ProductInfo",
@@ -30,8 +32,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Where the product writer records each complete day (``<date>.json``, written last).
-DAYS_FOLDER = "_lstcloud/days"
 #: Global attributes reported as provenance when present.
 PROVENANCE_KEYS = (
     "model",
@@ -153,32 +153,9 @@ def _ranges(days: tuple[dt.date, ...]) -> str:
 
 
 def complete_days(url: str, *, storage_options: dict[str, Any] | None = None) -> list[dt.date]:
-    """Days of the product at ``url`` whose completion record ``_lstcloud/days/<date>.json`` exists.
-
-    Uses :func:`lstcloud.product.complete_days` when the product module provides it.
-    """
-    try:
-        from lstcloud.product import complete_days as product_complete_days
-    except ImportError:
-        product_complete_days = None
-    if product_complete_days is not None:
-        return sorted(product_complete_days(url, storage_options=storage_options))
-    fs = filesystem(url, storage_options)
-    folder = strip_protocol(join(url, DAYS_FOLDER))
-    try:
-        names = fs.ls(folder, detail=False)
-    except FileNotFoundError:
-        return []
-    days = []
-    for name in names:
-        stem = str(name).rstrip("/").rsplit("/", 1)[-1]
-        if not stem.endswith(".json"):
-            continue
-        try:
-            days.append(dt.date.fromisoformat(stem[: -len(".json")]))
-        except ValueError:
-            log.warning("ignoring %s: not a <date>.json completion record", name)
-    return sorted(days)
+    """Days of the product at ``url`` whose completion marker exists, sorted
+    (:func:`lstcloud.cube.product.complete_days` without the markers' content)."""
+    return sorted(product_complete_days(url, storage_options=storage_options))
 
 
 def _jsonable(value: Any) -> Any:
@@ -232,10 +209,8 @@ def _tiles_bbox(
     if isinstance(tiles, str):
         tiles = [t for t in tiles.replace(";", ",").split(",") if t.strip()]
     try:
-        from lstcloud.grid import Tile
-
         boxes = [lonlat_bbox(crs, Tile.parse(str(t).strip()).bounds, samples=41) for t in tiles]
-    except (ImportError, ValueError, LookupError) as exc:
+    except (ValueError, LookupError) as exc:
         log.debug("tile list %r not usable for the bbox: %s", tiles, exc)
         return None
     return (
@@ -306,8 +281,6 @@ def product_info(url: str, *, storage_options: dict[str, Any] | None = None) -> 
     CubeError
         When ``url`` holds no readable product.
     """
-    from lstcloud.errors import redact_url
-
     ds = load_product(url, storage_options=storage_options)
-    days = complete_days(url, storage_options=storage_options)
+    days = sorted(dt.date.fromisoformat(d) for d in ds.attrs.get("complete_days", []))
     return product_info_from_dataset(ds, url=redact_url(str(url)), days_complete=days)

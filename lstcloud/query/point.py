@@ -9,7 +9,7 @@ import numpy as np
 import pyproj
 import xarray as xr
 
-from lstcloud.errors import ConfigError, CubeError
+from lstcloud.core.errors import ConfigError, CubeError
 from lstcloud.query._dataset import (
     LST_VAR,
     QUALITY_VAR,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.errors import ConfigError
+from lstcloud.core.storage import default_storage_options, filesystem, join, strip_protocol
 from lstcloud.query._dataset import LST_VAR, QUALITY_VAR, load_product
-from lstcloud.storage import default_storage_options, filesystem, join, strip_protocol
 
 __all__ = ["rechunk_for_timeseries"]
 

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from lstcloud.errors import GranuleReadError, MissingAssetError, redact_url
+from lstcloud.core.errors import GranuleReadError, MissingAssetError
+from lstcloud.core.redact import redact_url
 from lstcloud.products import ProductSpec, get_product
 from lstcloud.products.qc import QCPolicy
 from lstcloud.readers.cog import CogRaster, read_cog

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
-from lstcloud.errors import GranuleReadError, redact_url
+from lstcloud.core.errors import GranuleReadError
+from lstcloud.core.redact import redact_url
 from lstcloud.readers.fetch import ensure_local_file, is_local, local_path, read_bytes
 
 __all__ = ["CogRaster", "read_cog"]

@@ -18,7 +18,8 @@ import numpy as np
 import xarray as xr
 from affine import Affine
 
-from lstcloud.errors import ConfigError, GranuleReadError, LstcloudWarning, redact_url
+from lstcloud.core.errors import ConfigError, GranuleReadError, LstcloudWarning
+from lstcloud.core.redact import redact_url
 from lstcloud.products import ProductSpec, VariableSpec
 from lstcloud.products.qc import QCPolicy, default_policy, policy_from_config
 

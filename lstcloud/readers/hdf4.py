@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
-from lstcloud.errors import GranuleReadError, MissingAssetError, redact_url
+from lstcloud.core.errors import GranuleReadError, MissingAssetError
+from lstcloud.core.redact import redact_url
 
 #: The HDF4 library is not thread-safe: every pyhdf call of this module holds this lock.
 HDF4_LOCK = threading.Lock()

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from lstcloud.errors import ConfigError
+from lstcloud.core.errors import ConfigError
 from lstcloud.grid import EARTH_RADIUS, SINUSOIDAL_WKT, Tile
 from lstcloud.products import ProductSpec, get_product
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
+from lstcloud.cube.product import complete_days, open_product
 from lstcloud.inference.predict import predict_cube
-from lstcloud.product import complete_days, open_product
 from tests.inference.cubes import day_inputs, write_input_cube
 from tests.inference.standin import SlowStandInModel, make_standin
 

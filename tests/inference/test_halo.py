@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from lstcloud.cube.product import open_product
 from lstcloud.inference.halo import ensure_min_chunks, halo_share, plan_halo, tile_starts
 from lstcloud.inference.plugin import install_model, model_key
 from lstcloud.inference.predict import predict_cube
 from lstcloud.inference.quality import QualityFlag
-from lstcloud.product import open_product
 from tests.inference.cubes import day_inputs, write_input_cube
 from tests.inference.standin import RECEPTIVE_FIELD_PX, StandInModel, make_standin
 

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from lstcloud.cli.main import main
+from lstcloud.cube.product import open_product
 from lstcloud.errors import ConfigError, LstcloudError
 from lstcloud.inference.halo import plan_halo, super_resolve
 from lstcloud.inference.plugin import (
@@ -31,7 +32,6 @@ from lstcloud.inference.plugin import (
     torch_threads,
 )
 from lstcloud.inference.predict import _has_plugin, predict_cube, register_model
-from lstcloud.product import open_product
 from tests.inference.cubes import day_inputs, write_input_cube
 from tests.inference.standin import (
     BallastModel,
@@ -134,7 +134,7 @@ def test_each_worker_loads_the_model_once_on_the_device_it_chose(
 
 
 def test_the_task_graph_carries_the_key_not_the_model(tiny_cube: str) -> None:
-    from lstcloud.inference.predict import open_input_cube
+    from lstcloud.cube import open_input_cube
 
     model = BallastModel(seed=12)
     assert len(cloudpickle.dumps(model)) > 8_000_000

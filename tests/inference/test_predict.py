@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from lstcloud.cli.main import main
+from lstcloud.cube.product import complete_days, open_product, open_product_arrays
 from lstcloud.inference.predict import predict_cube
-from lstcloud.product import complete_days, open_product, open_product_arrays
 from lstcloud.quicklook import write_quicklook
 from tests.inference.cubes import day_inputs, write_input_cube
 from tests.inference.standin import FailingStandInModel, make_standin

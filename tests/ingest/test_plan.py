@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from lstcloud.catalog import Granule
+from lstcloud.core.dates import day_range as daterange
 from lstcloud.errors import ConfigError
-from lstcloud.ingest.plan import DuplicateGranuleWarning, daterange, plan_tasks
+from lstcloud.ingest.plan import DuplicateGranuleWarning, plan_tasks
 from lstcloud.ingest.sources import sources_for
 from lstcloud.products import get_product
 

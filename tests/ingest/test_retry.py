@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.errors import GranuleReadError, TransientError
-from lstcloud.ingest.task import RetryPolicy
 
 
 def test_transient_errors_are_retried_until_success() -> None:
@@ -17,10 +17,10 @@ def test_transient_errors_are_retried_until_success() -> None:
             raise TransientError("S3 503 Slow Down on s3://bucket/cube.zarr/lst_day/c/0/0/0")
         return "ok"
 
-    counter = [1]
-    assert RetryPolicy(attempts=4, base=0.001).call(flaky, what="write", counter=counter) == "ok"
+    result = RetryPolicy(attempts=4, base=0.001).run(flaky, what="write")
+    assert result.ok and result.value == "ok"
     assert len(calls) == 3
-    assert counter == [3]
+    assert result.attempts == 3 and len(result.retried) == 2
 
 
 def test_retries_give_up_after_the_last_attempt() -> None:
@@ -28,7 +28,7 @@ def test_retries_give_up_after_the_last_attempt() -> None:
         raise ConnectionError("connection refused by 127.0.0.1:9")
 
     with pytest.raises(ConnectionError, match="refused"):
-        RetryPolicy(attempts=2, base=0.001).call(down, what="read", counter=[1])
+        RetryPolicy(attempts=2, base=0.001).call(down, what="read")
 
 
 def test_permanent_errors_are_not_retried() -> None:
@@ -39,7 +39,7 @@ def test_permanent_errors_are_not_retried() -> None:
         raise GranuleReadError("MOD21A1D.A2024183.h18v04.061.hdf: not an HDF4 file")
 
     with pytest.raises(GranuleReadError):
-        RetryPolicy(attempts=4, base=0.001).call(corrupt, what="read", counter=[1])
+        RetryPolicy(attempts=4, base=0.001).call(corrupt, what="read")
     assert len(calls) == 1
 
 
@@ -54,11 +54,12 @@ def test_transient_cube_errors_are_retried_and_recorded() -> None:
             raise TransientCubeError("cube s3://b/c.zarr 2024-07-01 h18v04 lst_day: 503")
         return "ok"
 
-    counter, retried = [1], []
+    tally = RetryTally()
     assert RetryPolicy(attempts=4, base=0.001).call(
-        flaky, what="cube write 2024-07-01 h18v04", counter=counter, retried=retried
+        flaky, what="cube write 2024-07-01 h18v04", tally=tally
     ) == "ok"
-    assert counter == [3] and len(retried) == 2
+    assert tally.attempts == 3 and len(tally.retried) == 2
+    retried = tally.retried
     assert retried[0].startswith("cube write 2024-07-01 h18v04: attempt 1: TransientCubeError")
 
 
@@ -81,5 +82,5 @@ def test_permanent_storage_errors_fail_fast(exc: Exception) -> None:
             raise raised
 
         with pytest.raises(type(raised)):
-            RetryPolicy(attempts=4, base=0.001).call(fail, what="write", counter=[1])
+            RetryPolicy(attempts=4, base=0.001).call(fail, what="write")
         assert len(calls) == 1

@@ -1,4 +1,4 @@
-"""A small product-shaped Zarr v3 cube (the schema of ``lstcloud.product``) for the query tests.
+"""A small product-shaped Zarr v3 cube (the schema of ``lstcloud.cube.product``) for queries.
 
 The grid is a window of the real MODIS 250 m sinusoidal grid in tile h18v04 (France), so that
 lon/lat lookups go through the real projection.

@@ -1,4 +1,4 @@
-"""The query helpers read a product written by ``lstcloud.product`` itself (template, region
+"""The query helpers read a product written by ``lstcloud.cube.product`` itself (template, region
 writes, completion markers), not only the test's xarray-built stand-in."""
 
 from __future__ import annotations
@@ -6,14 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pytest
 
+from lstcloud.cube import product as product_mod
 from lstcloud.query import bbox_subset, load_product, point_series, product_info
 from tests.query.sample_product import centre_lonlat, sample_product_dataset
-
-# lstcloud.inference first: it is the usual entry and loads lstcloud.product on the way.
-pytest.importorskip("lstcloud.inference", exc_type=ImportError)
-product_mod = pytest.importorskip("lstcloud.product", exc_type=ImportError)
 
 
 def test_queries_on_a_product_written_by_the_product_module(tmp_path):

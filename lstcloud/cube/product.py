@@ -4,7 +4,7 @@ Layout (local folder or ``s3://``)::
 
     <product>/zarr.json                     group: CF-1.10 and provenance attributes
     <product>/lst_250m                      (time, y, x) float32 K, NaN = no value
-    <product>/lst_250m_quality              (time, y, x) uint8 flags (lstcloud.inference.quality)
+    <product>/lst_250m_quality              (time, y, x) uint8 flags (lstcloud.cube.quality)
     <product>/time, y, x, spatial_ref       coordinates and the CF grid mapping (crs_wkt)
     <product>/_lstcloud/days/<date>.json    completion marker of one day, written LAST
 
@@ -31,15 +31,16 @@ import xarray as xr
 import zarr
 
 from lstcloud import __version__
-from lstcloud.errors import CubeError, redact_url
-from lstcloud.inference.quality import NOT_COMPUTED, quality_attrs
-from lstcloud.storage import (
-    default_storage_options,
+from lstcloud.core.errors import CubeError
+from lstcloud.core.redact import redact_url
+from lstcloud.core.storage import (
     filesystem,
     join,
     protocol_of,
     strip_protocol,
 )
+from lstcloud.cube.quality import NOT_COMPUTED, quality_attrs
+from lstcloud.cube.store import zarr_store
 
 __all__ = [
     "LST_VAR",
@@ -95,21 +96,10 @@ class Provenance:
         return {f"lstcloud_{k}": v for k, v in asdict(self).items()}
 
 
-def _options(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
-    return {**default_storage_options(url), **(storage_options or {})}
-
-
-def _zarr_store(url: str, storage_options: dict[str, Any] | None) -> Any:
-    if protocol_of(url) != "file":
-        return zarr.storage.FsspecStore.from_url(
-            url, storage_options=_options(url, storage_options), read_only=False
-        )
-    return zarr.storage.LocalStore(strip_protocol(url))
-
-
 def _open_group(url: str, storage_options: dict[str, Any] | None, mode: str = "r+") -> zarr.Group:
     try:
-        return zarr.open_group(_zarr_store(url, storage_options), mode=mode, use_consolidated=False)
+        store = zarr_store(url, storage_options=storage_options)
+        return zarr.open_group(store, mode=mode, use_consolidated=False)
     except (FileNotFoundError, zarr.errors.NodeNotFoundError) as exc:
         raise CubeError(f"no product cube at {redact_url(url)}") from exc
 
@@ -152,7 +142,7 @@ def create_product(
         )
         return
     days = np.arange(wanted[0], wanted[-1] + 1, dtype="datetime64[D]")
-    group = zarr.open_group(_zarr_store(url, storage_options), mode="w-")
+    group = zarr.open_group(zarr_store(url, storage_options=storage_options), mode="w-")
     group.attrs.update(_group_attrs(provenance))
     ny, nx = grid.y.size, grid.x.size
     cy, cx = grid.chunks
@@ -441,7 +431,7 @@ def open_product(url: str, *, storage_options: dict[str, Any] | None = None) -> 
     """
     with contextlib.suppress(ImportError):  # registers ``.rio`` (CRS from ``spatial_ref``)
         import rioxarray  # noqa: F401
-    store = _zarr_store(url, storage_options)
+    store = zarr_store(url, storage_options=storage_options)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
