@@ -23,10 +23,10 @@ from pystac_client.stac_api_io import StacApiIO
 from pystac_client.warnings import DoesNotConformTo, NoConformsTo
 
 from lstcloud.catalog.providers import ProviderProfile, get_provider, parse_granule_id
+from lstcloud.core.backoff import RetryPolicy
 from lstcloud.core.dates import as_date
 from lstcloud.core.errors import CatalogError, ConfigError, LstcloudWarning
 from lstcloud.core.redact import redact_text, redact_url
-from lstcloud.core.backoff import RetryPolicy
 from lstcloud.grid import EARTH_RADIUS, Tile
 from lstcloud.products import ProductSpec, get_product
 
@@ -317,18 +317,7 @@ def search_granules(
     start_d, end_d = as_date(start, field="start"), as_date(end, field="end")
     if start_d > end_d:
         raise ConfigError(f"start {start_d} is after end {end_d}")
-    wanted_tiles: set[str] | None = None
-    if tiles is not None:
-        wanted_tiles = {_tile_id(t) for t in tiles}
-        if not wanted_tiles:
-            raise ConfigError("tiles: give at least one tile")
-        query_bbox: Sequence[float] = tiles_bbox(wanted_tiles)
-    elif bbox is not None:
-        query_bbox = [float(b) for b in bbox]
-        if len(query_bbox) != 4 or query_bbox[0] > query_bbox[2] or query_bbox[1] > query_bbox[3]:
-            raise ConfigError(f"bbox must be (W, S, E, N) with W <= E and S <= N, got {bbox!r}")
-    else:
-        raise ConfigError("give tiles or bbox")
+    wanted_tiles, query_bbox = _search_area(tiles, bbox)
     if page_size < 1:
         raise ConfigError(f"page_size must be >= 1, got {page_size}")
     collections = {spec.name: profile.collection(spec) for spec in specs}
@@ -339,33 +328,8 @@ def search_granules(
     best: dict[tuple[str, str, dt.date], tuple[str, Granule]] = {}
     for collection in sorted(set(collections.values())):
         names = {name for name, coll in collections.items() if coll == collection}
-        try:
-            search = client.search(
-                collections=[collection],
-                bbox=list(query_bbox),
-                datetime=datetime_range,
-                limit=page_size,
-                max_items=None,
-            )
-            items = list(search.items_as_dicts())
-        except APIError as err:
-            raise _catalog_error(url, err, io) from None
-        except (NotImplementedError, DoesNotConformTo) as err:
-            raise CatalogError(
-                f"{redact_url(url)} does not support STAC item search: {_redact_text(str(err))}"
-            ) from None
-        except (ValueError, STACError) as err:  # a 200 that is not JSON (a proxy's HTML page)
-            raise CatalogError(
-                f"STAC catalogue {redact_url(url)} answered the search for {collection} with "
-                f"something that is not STAC JSON: {_redact_text(str(err), 160)}"
-            ) from None
-        logger.info(
-            "STAC %s: %d items in %s for %s",
-            redact_url(url),
-            len(items),
-            collection,
-            datetime_range,
-        )
+        search = {"bbox": list(query_bbox), "datetime": datetime_range, "limit": page_size}
+        items = _search_items(client, url, io, collection, search)
         for item in items:
             granule = _granule(
                 profile, item, collection, names, wanted_tiles, start_d, end_d, sign=sign
@@ -387,6 +351,46 @@ def search_granules(
             stacklevel=2,
         )
     return granules
+
+
+def _search_area(
+    tiles: Sequence[Any] | None, bbox: Sequence[float] | None
+) -> tuple[set[str] | None, Sequence[float]]:
+    """The tiles to keep (``None``: all) and the lon/lat box to query."""
+    if tiles is not None:
+        wanted_tiles = {_tile_id(t) for t in tiles}
+        if not wanted_tiles:
+            raise ConfigError("tiles: give at least one tile")
+        return wanted_tiles, tiles_bbox(wanted_tiles)
+    if bbox is not None:
+        query_bbox = [float(b) for b in bbox]
+        if len(query_bbox) != 4 or query_bbox[0] > query_bbox[2] or query_bbox[1] > query_bbox[3]:
+            raise ConfigError(f"bbox must be (W, S, E, N) with W <= E and S <= N, got {bbox!r}")
+        return None, query_bbox
+    raise ConfigError("give tiles or bbox")
+
+
+def _search_items(
+    client: Client, url: str, io: RetryingStacApiIO, collection: str, search: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Every item of ``collection`` matching ``search`` (all pages), as dicts."""
+    try:
+        found = client.search(collections=[collection], max_items=None, **search)
+        items = list(found.items_as_dicts())
+    except APIError as err:
+        raise _catalog_error(url, err, io) from None
+    except (NotImplementedError, DoesNotConformTo) as err:
+        raise CatalogError(
+            f"{redact_url(url)} does not support STAC item search: {_redact_text(str(err))}"
+        ) from None
+    except (ValueError, STACError) as err:  # a 200 that is not JSON (a proxy's HTML page)
+        raise CatalogError(
+            f"STAC catalogue {redact_url(url)} answered the search for {collection} with "
+            f"something that is not STAC JSON: {_redact_text(str(err), 160)}"
+        ) from None
+    where, when = redact_url(url), search["datetime"]
+    logger.info("STAC %s: %d items in %s for %s", where, len(items), collection, when)
+    return items
 
 
 def _granule(

@@ -5,9 +5,9 @@ S3 (HTTP 503 ``SlowDown`` / ``ServiceUnavailable``, 500, timeouts, reset connect
 when tried again, a wrong bucket, a denied access or a malformed request never does.
 :func:`cube_io_error` turns the ``OSError`` / ``ValueError`` raised by zarr, fsspec or s3fs into
 a :class:`TransientCubeError` (a :class:`~lstcloud.errors.CubeError` *and* a
-:class:`~lstcloud.errors.TransientError`, which :class:`lstcloud.core.backoff.RetryPolicy` retries) or
-a plain :class:`~lstcloud.errors.CubeError`, with the message naming what was being done (cube
-URL, date, tile, variable or record) and the original exception chained as ``__cause__``.
+:class:`~lstcloud.errors.TransientError`, which :class:`lstcloud.core.backoff.RetryPolicy`
+retries) or a plain :class:`~lstcloud.errors.CubeError`, with the message naming what was being
+done (cube URL, date, tile, variable or record) and the original exception chained as ``__cause__``.
 """
 
 from __future__ import annotations

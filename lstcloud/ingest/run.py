@@ -8,10 +8,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.core.dates import day_range, parse_window
 from lstcloud.core.errors import CatalogError
 from lstcloud.core.redact import redact_url
-from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.ingest.plan import TileDayTask, plan_tasks
 from lstcloud.ingest.qc import QCPolicyOption, resolve_qc_policies
 from lstcloud.ingest.sources import Sources, sources_for

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.core.errors import GranuleReadError, LstcloudError, MissingAssetError
 from lstcloud.core.redact import redact_url
-from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.ingest.plan import TileDayTask
 from lstcloud.ingest.qc import QCPolicyOption, resolve_qc_policies
 from lstcloud.ingest.summary import TileDayOutcome

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -264,74 +265,26 @@ def build_dataset(
     shapes = {name: arr.shape for name, arr in raw.items()}
     if len(set(shapes.values())) > 1:
         raise GranuleReadError(f"{redact_url(href)}: SDS shapes differ: {shapes}")
-    policy = (
-        policy_from_config(qc_policy, product=product)
-        if qc_policy is not None
-        else default_policy(product)
-    )
-    if policy.scheme != product.qc_scheme:
-        raise ConfigError(
-            f"QC policy scheme {policy.scheme} does not fit {product.name} ({product.qc_scheme})"
-        )
+    policy = _resolve_policy(product, qc_policy)
     ny, nx = next(iter(shapes.values()))
     transform, grid_tile = snap_to_grid(transform, (ny, nx))
     x = transform.c + (np.arange(nx) + 0.5) * transform.a
     y = transform.f + (np.arange(ny) + 0.5) * transform.e
-    accept_cache: dict[str, np.ndarray] = {}
-    decoded: dict[str, np.ndarray] = {}
-    unmasked: list[str] = []
-
-    def data_of(name: str) -> np.ndarray:
-        if name in decoded:
-            return decoded[name]
-        spec = product.variables[name]
-        _check_attrs(spec, (file_attrs or {}).get(name), href)
-        values = spec.decode(raw[name])
-        qc_name = product.qc_for.get(name)
-        if apply_qc and qc_name is not None:
-            if qc_name in raw:
-                if qc_name not in accept_cache:
-                    accept_cache[qc_name] = _qc_accept(product, policy, qc_name, raw)
-                values[~accept_cache[qc_name]] = np.nan
-            else:
-                unmasked.append(name)
-        decoded[name] = values
-        return values
-
-    data_vars: dict[str, xr.DataArray] = {}
-    for name in variables:
-        spec = product.variables[name]
-        attrs: dict[str, Any] = {"long_name": spec.long_name, "grid_mapping": "spatial_ref"}
-        if spec.is_derived:
-            red, nir = (data_of(s) for s in spec.derived_from)
-            values = ndvi_from_reflectance(red, nir)
-            attrs.update(units=spec.units, derived_from=list(spec.derived_from))
-        elif spec.is_qc:
-            values = np.asarray(raw[name])
-            attrs.update(units=spec.units, qc_scheme=product.qc_scheme)
-            if spec.fill is not None:
-                attrs["fill_value"] = spec.fill
-        else:
-            values = data_of(name)
-            attrs["units"] = spec.units
-            if apply_qc and name in product.qc_for and name not in unmasked:
-                attrs["qc_applied"] = product.qc_for[name]
-        data_vars[name] = xr.DataArray(values, dims=("y", "x"), attrs=attrs)
-    if unmasked:
+    decoder = _Decoder(raw, product, policy, href, apply_qc, file_attrs or {})
+    data_vars = {name: decoder.variable(name) for name in variables}
+    if decoder.unmasked:
         warnings.warn(
-            f"{redact_url(href)}: QC not applied to {sorted(set(unmasked))}: their QC asset was "
-            f"not given",
+            f"{redact_url(href)}: QC not applied to {sorted(set(decoder.unmasked))}: their QC "
+            "asset was not given",
             LstcloudWarning,
             stacklevel=3,
         )
-    if tile is None:
-        tile = grid_tile
     if date is None:
         date = date_from_name(href.rsplit("/", 1)[-1])
     ds_attrs: dict[str, Any] = {
         "product": product.name,
         "href": redact_url(href),
-        "tile": tile or "",
+        "tile": (grid_tile if tile is None else tile) or "",
         "date": date.isoformat() if date else "",
         "qc_applied": int(bool(apply_qc)),
     }
@@ -348,3 +301,73 @@ def build_dataset(
         },
         attrs=ds_attrs,
     )
+
+
+def _resolve_policy(
+    product: ProductSpec, qc_policy: QCPolicy | Mapping[str, Any] | None
+) -> QCPolicy:
+    policy = (
+        policy_from_config(qc_policy, product=product)
+        if qc_policy is not None
+        else default_policy(product)
+    )
+    if policy.scheme != product.qc_scheme:
+        raise ConfigError(
+            f"QC policy scheme {policy.scheme} does not fit {product.name} ({product.qc_scheme})"
+        )
+    return policy
+
+
+@dataclass
+class _Decoder:
+    """Decodes the variables of one granule, each SDS once, each QC acceptance once."""
+
+    raw: Mapping[str, np.ndarray]
+    product: ProductSpec
+    policy: QCPolicy
+    href: str
+    apply_qc: bool
+    file_attrs: Mapping[str, Mapping[str, Any]]
+    accepted: dict[str, np.ndarray] = field(default_factory=dict)
+    decoded: dict[str, np.ndarray] = field(default_factory=dict)
+    unmasked: list[str] = field(default_factory=list)
+
+    def data_of(self, name: str) -> np.ndarray:
+        """Physical values of SDS ``name`` (NaN where the QC policy rejects the pixel)."""
+        if name in self.decoded:
+            return self.decoded[name]
+        spec = self.product.variables[name]
+        _check_attrs(spec, self.file_attrs.get(name), self.href)
+        values = spec.decode(self.raw[name])
+        qc_name = self.product.qc_for.get(name)
+        if self.apply_qc and qc_name is not None:
+            if qc_name in self.raw:
+                accepted = self.accepted.get(qc_name)
+                if accepted is None:
+                    accepted = _qc_accept(self.product, self.policy, qc_name, self.raw)
+                    self.accepted[qc_name] = accepted
+                values[~accepted] = np.nan
+            else:
+                self.unmasked.append(name)
+        self.decoded[name] = values
+        return values
+
+    def variable(self, name: str) -> xr.DataArray:
+        """The output variable ``name`` with its attributes."""
+        spec = self.product.variables[name]
+        attrs: dict[str, Any] = {"long_name": spec.long_name, "grid_mapping": "spatial_ref"}
+        if spec.is_derived:
+            red, nir = (self.data_of(s) for s in spec.derived_from)
+            values = ndvi_from_reflectance(red, nir)
+            attrs.update(units=spec.units, derived_from=list(spec.derived_from))
+        elif spec.is_qc:
+            values = np.asarray(self.raw[name])
+            attrs.update(units=spec.units, qc_scheme=self.product.qc_scheme)
+            if spec.fill is not None:
+                attrs["fill_value"] = spec.fill
+        else:
+            values = self.data_of(name)
+            attrs["units"] = spec.units
+            if self.apply_qc and name in self.product.qc_for and name not in self.unmasked:
+                attrs["qc_applied"] = self.product.qc_for[name]
+        return xr.DataArray(values, dims=("y", "x"), attrs=attrs)

@@ -540,6 +540,118 @@ def _unique_periods(spec: ProductSpec, dates: Iterable[dt.date]) -> list[dt.date
     return sorted({spec.period_start(d) for d in dates})
 
 
+@dataclass(frozen=True)
+class _GranuleWriter:
+    """Writes one granule's files the way a provider stores them, and returns its STAC item."""
+
+    root: Path
+    base_url: str | None
+    seed: int
+    cloud_fraction: float
+    write_hdf_for_cogs: bool
+
+    def _hdf(self, path: Path, spec: ProductSpec, tile: str, day: dt.date, land: Any) -> Path:
+        from lstcloud.samples import granules as granule_writer
+
+        return granule_writer.write_hdf4(
+            path,
+            product=spec.name,
+            tile=Tile.parse(tile),
+            date=day,
+            seed=self.seed,
+            cloud_fraction=self.cloud_fraction,
+            landscape=land,
+        )
+
+    def _href(self, path: Path) -> str:
+        return _href(path, self.root, self.base_url)
+
+    def pc_granule(self, spec: ProductSpec, tile: str, day: dt.date, land: Any) -> dict[str, Any]:
+        """Planetary Computer: one COG per SDS (and the HDF4 file behind the ``hdf`` asset)."""
+        from lstcloud.samples import granules as granule_writer
+
+        start, end = _period(spec, day)
+        item_id = granule_id(spec, tile, start)
+        h, v = _tile_hv(tile)
+        sub = f"{spec.name}/{h:02d}/{v:02d}/{start.year:04d}{start:%j}"
+        cog_dir = self.root / "modis-061-cogs" / sub
+        cog_dir.mkdir(parents=True, exist_ok=True)
+        cogs = granule_writer.write_cogs(
+            cog_dir,
+            product=spec.name,
+            tile=Tile.parse(tile),
+            date=day,
+            seed=self.seed,
+            cloud_fraction=self.cloud_fraction,
+            landscape=land,
+        )
+        hdf_href = meta_href = None
+        if self.write_hdf_for_cogs:
+            hdf_dir = self.root / "modis-061" / sub
+            hdf_dir.mkdir(parents=True, exist_ok=True)
+            hdf = self._hdf(hdf_dir / f"{item_id}.hdf", spec, tile, day, land)
+            meta = hdf_dir / f"{item_id}.hdf.xml"
+            meta.write_text(_fgdc_xml(item_id, start, end, tile))
+            hdf_href, meta_href = self._href(hdf), self._href(meta)
+        cloud = getattr(land, "cloud_1km", None)
+        return pc_item(
+            spec,
+            tile,
+            day,
+            cog_hrefs={k: self._href(Path(p)) for k, p in cogs.items()},
+            hdf_href=hdf_href,
+            metadata_href=meta_href,
+            production=item_id.rsplit(".", 1)[-1],
+            cloud_cover=None if cloud is None else round(100 * float(np.mean(cloud))),
+        )
+
+    def lp_granule(self, spec: ProductSpec, tile: str, day: dt.date, land: Any) -> dict[str, Any]:
+        """LP DAAC (CMR-STAC): the whole HDF4 granule, its CMR XML and a browse image."""
+        start, end = _period(spec, day)
+        item_id = granule_id(spec, tile, start)
+        folder = self.root / "lp-prod-protected" / f"{spec.name}.061" / item_id
+        folder.mkdir(parents=True, exist_ok=True)
+        hdf = self._hdf(folder / f"{item_id}.hdf", spec, tile, day, land)
+        meta = folder / f"{item_id}.cmr.xml"
+        meta.write_text(_cmr_xml(item_id, start, end))
+        browse_dir = self.root / "lp-prod-public" / f"{spec.name}.061" / item_id
+        browse_dir.mkdir(parents=True, exist_ok=True)
+        browse = browse_dir / f"BROWSE.{item_id}.1.jpg"
+        _write_browse(browse, land, spec)
+        return cmr_item(
+            spec,
+            tile,
+            day,
+            data_href=self._href(hdf),
+            browse_href=self._href(browse),
+            metadata_href=self._href(meta),
+            production=item_id.rsplit(".", 1)[-1],
+        )
+
+
+def _write_collections(
+    root: Path,
+    provider: str,
+    specs: Sequence[ProductSpec],
+    items_by_collection: dict[str, list[dict[str, Any]]],
+) -> tuple[list[dict[str, Any]], Path]:
+    """Write ``stac/collections/<id>.json``, one per collection of ``specs``."""
+    collections_path = root / "stac" / "collections"
+    collections_path.mkdir(parents=True, exist_ok=True)
+    collections: list[dict[str, Any]] = []
+    made = pc_collection if provider == "planetary-computer" else cmr_collection
+    seen: set[str] = set()
+    for spec in specs:
+        cid = spec.collection(provider)
+        if cid in seen:
+            continue
+        seen.add(cid)
+        coll = made(spec, items_by_collection.get(cid, []))
+        collections.append(coll)
+        (collections_path / f"{cid}.json").write_text(json.dumps(coll, indent=1))
+    return collections, collections_path
+
+
 def build_sample_catalog(
     root: str | Path,
     *,
@@ -581,7 +693,6 @@ def build_sample_catalog(
     -------
     SampleCatalog
     """
-    from lstcloud.samples import granules as granule_writer
     from lstcloud.samples.landscape import make_landscape
 
     if provider not in ("planetary-computer", "lpcloud"):
@@ -605,95 +716,21 @@ def build_sample_catalog(
             )
         return landscapes[key]
 
+    writer = _GranuleWriter(root, base_url, seed, cloud_fraction, write_hdf_for_cogs)
     items_by_collection: dict[str, list[dict[str, Any]]] = {}
     for spec in specs:
         for day in _unique_periods(spec, dates):
             for tile in tile_ids:
-                start, end = _period(spec, day)
-                item_id = granule_id(spec, tile, start)
-                production = item_id.rsplit(".", 1)[-1]
-                h, v = _tile_hv(tile)
                 land = landscape(tile, day)
-                common = {"product": spec.name, "tile": Tile.parse(tile), "date": day}
                 if provider == "planetary-computer":
-                    sub = f"{spec.name}/{h:02d}/{v:02d}/{start.year:04d}{start:%j}"
-                    cog_dir = root / "modis-061-cogs" / sub
-                    cog_dir.mkdir(parents=True, exist_ok=True)
-                    cogs = granule_writer.write_cogs(
-                        cog_dir, **common, seed=seed, cloud_fraction=cloud_fraction, landscape=land
-                    )
-                    hdf_href = meta_href = None
-                    if write_hdf_for_cogs:
-                        hdf_dir = root / "modis-061" / sub
-                        hdf_dir.mkdir(parents=True, exist_ok=True)
-                        hdf = granule_writer.write_hdf4(
-                            hdf_dir / f"{item_id}.hdf",
-                            **common,
-                            seed=seed,
-                            cloud_fraction=cloud_fraction,
-                            landscape=land,
-                        )
-                        meta = hdf_dir / f"{item_id}.hdf.xml"
-                        meta.write_text(_fgdc_xml(item_id, start, end, tile))
-                        hdf_href, meta_href = (
-                            _href(hdf, root, base_url),
-                            _href(meta, root, base_url),
-                        )
-                    cloud = getattr(land, "cloud_1km", None)
-                    item = pc_item(
-                        spec,
-                        tile,
-                        day,
-                        cog_hrefs={k: _href(Path(p), root, base_url) for k, p in cogs.items()},
-                        hdf_href=hdf_href,
-                        metadata_href=meta_href,
-                        production=production,
-                        cloud_cover=None if cloud is None else round(100 * float(np.mean(cloud))),
-                    )
+                    item = writer.pc_granule(spec, tile, day, land)
                 else:
-                    folder = root / "lp-prod-protected" / f"{spec.name}.061" / item_id
-                    folder.mkdir(parents=True, exist_ok=True)
-                    hdf = granule_writer.write_hdf4(
-                        folder / f"{item_id}.hdf",
-                        **common,
-                        seed=seed,
-                        cloud_fraction=cloud_fraction,
-                        landscape=land,
-                    )
-                    meta = folder / f"{item_id}.cmr.xml"
-                    meta.write_text(_cmr_xml(item_id, start, end))
-                    browse_dir = root / "lp-prod-public" / f"{spec.name}.061" / item_id
-                    browse_dir.mkdir(parents=True, exist_ok=True)
-                    browse = browse_dir / f"BROWSE.{item_id}.1.jpg"
-                    _write_browse(browse, land, spec)
-                    item = cmr_item(
-                        spec,
-                        tile,
-                        day,
-                        data_href=_href(hdf, root, base_url),
-                        browse_href=_href(browse, root, base_url),
-                        metadata_href=_href(meta, root, base_url),
-                        production=production,
-                    )
+                    item = writer.lp_granule(spec, tile, day, land)
                 items_by_collection.setdefault(item["collection"], []).append(item)
-
-    stac_dir = root / "stac"
-    collections_path = stac_dir / "collections"
-    collections_path.mkdir(parents=True, exist_ok=True)
-    collections: list[dict[str, Any]] = []
-    made = pc_collection if provider == "planetary-computer" else cmr_collection
-    seen: set[str] = set()
-    for spec in specs:
-        cid = spec.collection(provider)
-        if cid in seen:
-            continue
-        seen.add(cid)
-        coll = made(spec, items_by_collection.get(cid, []))
-        collections.append(coll)
-        (collections_path / f"{cid}.json").write_text(json.dumps(coll, indent=1))
+    collections, collections_path = _write_collections(root, provider, specs, items_by_collection)
     items = [item for cid in sorted(items_by_collection) for item in items_by_collection[cid]]
     items.sort(key=lambda it: (it["collection"], it["properties"]["start_datetime"], it["id"]))
-    items_path = stac_dir / "items.ndjson"
+    items_path = root / "stac" / "items.ndjson"
     with items_path.open("w") as handle:
         for item in items:
             handle.write(json.dumps(item) + "\n")
