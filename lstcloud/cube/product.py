@@ -45,6 +45,7 @@ from lstcloud.cube.store import zarr_store
 __all__ = [
     "LST_VAR",
     "QUALITY_VAR",
+    "ProductCube",
     "ProductGrid",
     "Provenance",
     "complete_days",
@@ -119,11 +120,11 @@ def create_product(
     dates: Sequence[dt.date],
     provenance: Provenance,
     storage_options: dict[str, Any] | None = None,
-) -> None:
+) -> ProductCube:
     """Create the product template, or extend its daily time axis to cover ``dates``.
 
     Idempotent; never rewrites written data. The time axis is a contiguous run of days; new
-    days are appended after the last one.
+    days are appended after the last one. Returns the opened :class:`ProductCube`.
 
     Raises
     ------
@@ -131,18 +132,15 @@ def create_product(
         When a product exists at ``url`` with another grid or another model (a product holds
         one model's output), or when a date falls before the product's first day.
     """
-    if not dates:
-        raise CubeError(f"no dates given for the product {redact_url(url)}")
-    fs = filesystem(url, storage_options)
-    exists = fs.exists(join(strip_protocol(url), "zarr.json"))
-    wanted = _days(dates)
-    if exists:
-        _extend(
-            url, grid=grid, wanted=wanted, provenance=provenance, storage_options=storage_options
-        )
-        return
-    days = np.arange(wanted[0], wanted[-1] + 1, dtype="datetime64[D]")
-    group = zarr.open_group(zarr_store(url, storage_options=storage_options), mode="w-")
+    product = ProductCube(url, storage_options=storage_options)
+    product.ensure(grid=grid, dates=dates, provenance=provenance)
+    return product
+
+
+def _write_template(
+    group: zarr.Group, grid: ProductGrid, days: np.ndarray, provenance: Provenance
+) -> None:
+    """Write the product's metadata, coordinates and grid mapping into an empty group."""
     group.attrs.update(_group_attrs(provenance))
     ny, nx = grid.y.size, grid.x.size
     cy, cx = grid.chunks
@@ -225,6 +223,8 @@ def create_product(
     ref[...] = 0
 
 
+
+
 def _group_attrs(provenance: Provenance) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return {
@@ -244,14 +244,8 @@ def _group_attrs(provenance: Provenance) -> dict[str, Any]:
 
 
 def _extend(
-    url: str,
-    *,
-    grid: ProductGrid,
-    wanted: np.ndarray,
-    provenance: Provenance,
-    storage_options: dict[str, Any] | None,
+    group: zarr.Group, url: str, *, grid: ProductGrid, wanted: np.ndarray, provenance: Provenance
 ) -> None:
-    group = _open_group(url, storage_options)
     lst = group[LST_VAR]
     if lst.shape[1:] != (grid.y.size, grid.x.size) or lst.chunks[1:] != tuple(grid.chunks):
         raise CubeError(
@@ -285,59 +279,6 @@ def _extend(
     group.attrs.update({"history": f"{history}\n{now} time axis extended to {wanted[-1]}"})
 
 
-def time_index(url: str, date: dt.date, *, storage_options: dict[str, Any] | None = None) -> int:
-    """Index of ``date`` on the product's time axis (``CubeError`` when absent)."""
-    days = _time_values(_open_group(url, storage_options, mode="r"))
-    hit = np.nonzero(days == np.datetime64(date, "D"))[0]
-    if hit.size == 0:
-        raise CubeError(f"{date} is not on the time axis of product {redact_url(url)}")
-    return int(hit[0])
-
-
-def open_product_arrays(
-    url: str, *, storage_options: dict[str, Any] | None = None
-) -> tuple[zarr.Array, zarr.Array]:
-    """The writable ``lst_250m`` and ``lst_250m_quality`` Zarr arrays (for region writes)."""
-    group = _open_group(url, storage_options)
-    return group[LST_VAR], group[QUALITY_VAR]
-
-
-def day_marker_url(url: str, date: dt.date) -> str:
-    """URL of the completion marker of ``date``."""
-    return join(url, MARKER_DIR, f"{date.isoformat()}.json")
-
-
-def write_day_marker(
-    url: str,
-    date: dt.date,
-    *,
-    info: dict[str, Any],
-    storage_options: dict[str, Any] | None = None,
-) -> None:
-    """Mark ``date`` complete. Call only after every chunk of the day is stored."""
-    fs = filesystem(url, storage_options)
-    record = {
-        "date": date.isoformat(),
-        "state": "complete",
-        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "software_version": __version__,
-        **info,
-    }
-    path = strip_protocol(day_marker_url(url, date))
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    fs.pipe_file(path, json.dumps(record, indent=1, sort_keys=True).encode())
-
-
-def remove_day_marker(
-    url: str, date: dt.date, *, storage_options: dict[str, Any] | None = None
-) -> None:
-    """Withdraw the completion of ``date`` (before rewriting it); no error if absent."""
-    fs = filesystem(url, storage_options)
-    path = strip_protocol(day_marker_url(url, date))
-    if fs.exists(path):
-        fs.rm_file(path)
-
-
 # Marker records already read in this process, per marker folder: {path: (signature, record)}.
 # A record is read again only when its listing signature (size + ETag / mtime) changes, so the
 # several calls of one run cost one listing each, not one request per day.
@@ -353,15 +294,9 @@ def _signature(entry: dict[str, Any]) -> tuple[Any, ...] | None:
     return (entry.get("size"), str(stamp))
 
 
-def complete_days(
-    url: str, *, storage_options: dict[str, Any] | None = None
-) -> dict[dt.date, dict[str, Any]]:
-    """Days whose completion marker exists, with their marker content.
-
-    One listing of the marker folder per call; the markers not read before in this process
-    (or changed since) are fetched together in one batched ``cat``.
-    """
-    fs = filesystem(url, storage_options)
+def _read_markers(fs: Any, url: str) -> dict[dt.date, dict[str, Any]]:
+    """Days whose completion marker exists, with their content (one listing, one batched
+    ``cat`` of the markers not read before in this process or changed since)."""
     folder = strip_protocol(join(url, MARKER_DIR))
     try:
         entries = fs.ls(folder, detail=True, refresh=True)
@@ -404,12 +339,171 @@ def complete_days(
     return dict(sorted(out.items()))
 
 
+
+
+class ProductCube:
+    """One product cube, opened once and passed around (filesystem and Zarr group are kept).
+
+    Parameters
+    ----------
+    url
+        Local folder, ``file://`` or ``s3://`` URL of the product.
+    storage_options
+        fsspec options (S3 endpoint, credentials); the environment is used otherwise.
+    """
+
+    def __init__(self, url: str, *, storage_options: dict[str, Any] | None = None) -> None:
+        self.url = str(url)
+        self.storage_options = storage_options
+        self._fs: Any = None
+        self._group: zarr.Group | None = None
+        self._days: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return f"ProductCube({redact_url(self.url)!r})"
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem of the product (created once)."""
+        if self._fs is None:
+            self._fs = filesystem(self.url, self.storage_options)
+        return self._fs
+
+    @property
+    def group(self) -> zarr.Group:
+        """The product's Zarr group, opened for writing once (``CubeError`` when absent)."""
+        if self._group is None:
+            self._group = _open_group(self.url, self.storage_options)
+        return self._group
+
+    def exists(self) -> bool:
+        """Whether a product (its group metadata) is at :attr:`url`."""
+        return bool(self.fs.exists(join(strip_protocol(self.url), "zarr.json")))
+
+    def ensure(
+        self, *, grid: ProductGrid, dates: Sequence[dt.date], provenance: Provenance
+    ) -> None:
+        """Create the template, or extend the time axis to cover ``dates`` (see
+        :func:`create_product`)."""
+        if not dates:
+            raise CubeError(f"no dates given for the product {redact_url(self.url)}")
+        wanted = _days(dates)
+        self._days = None
+        if self.exists():
+            _extend(self.group, self.url, grid=grid, wanted=wanted, provenance=provenance)
+            return
+        store = zarr_store(self.url, storage_options=self.storage_options)
+        group = zarr.open_group(store, mode="w-")
+        days = np.arange(wanted[0], wanted[-1] + 1, dtype="datetime64[D]")
+        _write_template(group, grid, days, provenance)
+        self._group = group
+
+    def days(self) -> np.ndarray:
+        """The time axis (``datetime64[D]``), read once."""
+        if self._days is None:
+            self._days = _time_values(self.group)
+        return self._days
+
+    def time_index(self, date: dt.date) -> int:
+        """Index of ``date`` on the time axis (``CubeError`` when absent)."""
+        hit = np.nonzero(self.days() == np.datetime64(date, "D"))[0]
+        if hit.size == 0:
+            raise CubeError(f"{date} is not on the time axis of product {redact_url(self.url)}")
+        return int(hit[0])
+
+    def region(self, date: dt.date) -> tuple[slice, slice, slice]:
+        """The (time, y, x) region of ``date`` in :meth:`arrays` (whole chunks: one day)."""
+        index = self.time_index(date)
+        return (slice(index, index + 1), slice(None), slice(None))
+
+    def arrays(self) -> tuple[zarr.Array, zarr.Array]:
+        """The writable ``lst_250m`` and ``lst_250m_quality`` arrays (for region writes)."""
+        return self.group[LST_VAR], self.group[QUALITY_VAR]  # type: ignore[return-value]
+
+    def marker_url(self, date: dt.date) -> str:
+        """URL of the completion marker of ``date``."""
+        return join(self.url, MARKER_DIR, f"{date.isoformat()}.json")
+
+    def mark_complete(self, date: dt.date, info: dict[str, Any]) -> None:
+        """Mark ``date`` complete. Call only after every chunk of the day is stored."""
+        record = {
+            "date": date.isoformat(),
+            "state": "complete",
+            "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "software_version": __version__,
+            **info,
+        }
+        path = strip_protocol(self.marker_url(date))
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.pipe_file(path, json.dumps(record, indent=1, sort_keys=True).encode())
+
+    def withdraw(self, date: dt.date) -> None:
+        """Withdraw the completion of ``date`` (before rewriting it); no error if absent."""
+        path = strip_protocol(self.marker_url(date))
+        if self.fs.exists(path):
+            self.fs.rm_file(path)
+
+    def complete_days(self) -> dict[dt.date, dict[str, Any]]:
+        """Days whose completion marker exists, with their marker content."""
+        return _read_markers(self.fs, self.url)
+
+    def publish_complete_days(self) -> list[str]:
+        """Copy the markers' day list into the group attribute ``complete_days`` (end of a
+        run)."""
+        days = sorted(d.isoformat() for d in self.complete_days())
+        self.group.attrs.update({"complete_days": days})
+        return days
+
+
+def time_index(url: str, date: dt.date, *, storage_options: dict[str, Any] | None = None) -> int:
+    """Index of ``date`` on the product's time axis (``CubeError`` when absent)."""
+    return ProductCube(url, storage_options=storage_options).time_index(date)
+
+
+def open_product_arrays(
+    url: str, *, storage_options: dict[str, Any] | None = None
+) -> tuple[zarr.Array, zarr.Array]:
+    """The writable ``lst_250m`` and ``lst_250m_quality`` Zarr arrays (for region writes)."""
+    return ProductCube(url, storage_options=storage_options).arrays()
+
+
+def day_marker_url(url: str, date: dt.date) -> str:
+    """URL of the completion marker of ``date``."""
+    return ProductCube(url).marker_url(date)
+
+
+def write_day_marker(
+    url: str,
+    date: dt.date,
+    *,
+    info: dict[str, Any],
+    storage_options: dict[str, Any] | None = None,
+) -> None:
+    """Mark ``date`` complete. Call only after every chunk of the day is stored."""
+    ProductCube(url, storage_options=storage_options).mark_complete(date, info)
+
+
+def remove_day_marker(
+    url: str, date: dt.date, *, storage_options: dict[str, Any] | None = None
+) -> None:
+    """Withdraw the completion of ``date`` (before rewriting it); no error if absent."""
+    ProductCube(url, storage_options=storage_options).withdraw(date)
+
+
+def complete_days(
+    url: str, *, storage_options: dict[str, Any] | None = None
+) -> dict[dt.date, dict[str, Any]]:
+    """Days whose completion marker exists, with their marker content.
+
+    One listing of the marker folder per call; the markers not read before in this process
+    (or changed since) are fetched together in one batched ``cat``.
+    """
+    return ProductCube(url, storage_options=storage_options).complete_days()
+
+
 def publish_complete_days(url: str, *, storage_options: dict[str, Any] | None = None) -> list[str]:
     """Copy the markers' day list into the group attribute ``complete_days`` (end of a run)."""
-    days = sorted(d.isoformat() for d in complete_days(url, storage_options=storage_options))
-    group = _open_group(url, storage_options)
-    group.attrs.update({"complete_days": days})
-    return days
+    return ProductCube(url, storage_options=storage_options).publish_complete_days()
 
 
 def open_product(url: str, *, storage_options: dict[str, Any] | None = None) -> xr.Dataset:

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dask
@@ -42,19 +40,8 @@ from lstcloud.cluster import client_context
 from lstcloud.core.dates import day_range
 from lstcloud.core.errors import CubeError, LstcloudError
 from lstcloud.core.redact import redact_text, redact_url
-from lstcloud.cube.product import (
-    LST_VAR,
-    ProductGrid,
-    Provenance,
-    complete_days,
-    create_product,
-    open_product_arrays,
-    publish_complete_days,
-    remove_day_marker,
-    time_index,
-    write_day_marker,
-)
-from lstcloud.cube.status import DONE_STATES, read_status
+from lstcloud.cube.product import LST_VAR, ProductCube, ProductGrid, Provenance
+from lstcloud.cube.status import read_status
 from lstcloud.cube.store import open_input_cube
 from lstcloud.grid import SINUSOIDAL_WKT
 from lstcloud.inference.halo import HaloPlan, align_inputs, halo_share, plan_halo, super_resolve
@@ -64,6 +51,7 @@ from lstcloud.inference.plugin import (
     load_model_for,
     model_status,
 )
+from lstcloud.inference.select import DaySelection, InputState, day_input_state, select_days
 
 __all__ = [
     "InputState",
@@ -225,9 +213,7 @@ def model_fingerprint(model: Any, *, loaded: Any = None) -> str:
     ``loaded`` is ``model`` already loaded (saves loading a named model once more).
     """
     local = loaded if loaded is not None else load_model_for(model, "cpu")
-    card = dict(getattr(local, "card", {}) or {})
-    name = str(card.get("name", getattr(local, "name", model if isinstance(model, str) else "?")))
-    return str(card.get("sha256") or f"none:{name}")
+    return _ModelInfo.of(local, model).sha256
 
 
 def register_model(
@@ -293,31 +279,6 @@ def _devices(states: dict[str, dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-@dataclass(frozen=True)
-class InputState:
-    """The ingest state of one day of the input cube, as prediction sees it.
-
-    Attributes
-    ----------
-    ready
-        Every tile is done: ``complete``, ``empty`` (all fill / all cloud) or ``no_input``
-        (the catalogue has no granule for it: ocean, or not published yet).
-    reason
-        Why the day is not ready (empty when it is).
-    digest
-        Fingerprint of the day's ingest records (tile, state, granules used). Stored in the
-        product's day marker: when it changes (a ``no_input`` tile got its granule, a tile was
-        re-ingested), the day is predicted again.
-    no_input
-        Tiles without a granule that day (their product pixels are NaN, flagged missing).
-    """
-
-    ready: bool
-    reason: str = ""
-    digest: str = ""
-    no_input: tuple[str, ...] = ()
-
-
 def input_states(
     cube_url: str,
     ds: xr.Dataset,
@@ -330,50 +291,16 @@ def input_states(
     On an lstcloud input cube (group attribute ``lstcloud_tiles``) a day is ready when every
     tile has an ingest record in one of :data:`lstcloud.cube.status.DONE_STATES`; a failed
     tile, a tile without record (never ingested, or interrupted) or any other state keeps the
-    day out. Other Zarr stores carry no ingest records: every day on their time axis is ready
-    (with an empty digest).
+    day out (:func:`~lstcloud.inference.select.day_input_state`). Other Zarr stores carry no
+    ingest records: every day on their time axis is ready (with an empty digest).
     """
     tiles_attr = ds.attrs.get("lstcloud_tiles")
     if not tiles_attr or not days:
         return {day: InputState(ready=True) for day in days}
     tiles = sorted(t.strip() for t in str(tiles_attr).split(",") if t.strip())
     records = read_status(cube_url, storage_options=storage_options, dates=days)
-    out: dict[dt.date, InputState] = {}
-    for day in days:
-        by_state: dict[str, list[str]] = {}
-        first_reason = ""
-        no_input: list[str] = []
-        digest = hashlib.sha256()
-        for tile in tiles:
-            record = records.get((day, tile))
-            state = "missing" if record is None else str(record.state)
-            items = sorted(str(i) for i in (getattr(record, "items", ()) or ()))
-            digest.update(json.dumps([tile, state, items]).encode())
-            if state == "no_input":
-                no_input.append(tile)
-            if state in DONE_STATES:
-                continue
-            by_state.setdefault(state, []).append(tile)
-            reasons = tuple(getattr(record, "reasons", ()) or ())
-            if reasons and not first_reason:
-                first_reason = f" ({tile}: {str(reasons[0])[:200]})"
-        reason = ""
-        if by_state:
-            parts = "; ".join(
-                f"{', '.join(names)} {'missing (no ingest record)' if st == 'missing' else st}"
-                for st, names in sorted(by_state.items())
-            )
-            reason = (
-                f"input incomplete: tile(s) {parts} in {redact_url(cube_url)}{first_reason}; "
-                "ingest the day again, then predict"
-            )
-        out[day] = InputState(
-            ready=not by_state,
-            reason=reason,
-            digest=digest.hexdigest()[:16],
-            no_input=tuple(no_input),
-        )
-    return out
+    where = redact_url(cube_url)
+    return {day: day_input_state(day, tiles, records, where=where) for day in days}
 
 
 def _day_graph(
@@ -383,7 +310,7 @@ def _day_graph(
     key: str,
     plan: HaloPlan,
     targets: tuple[Any, Any],
-    pi: int,
+    region: tuple[slice, slice, slice],
     product_chunks: tuple[int, int],
     resources: dict[str, float] | None = None,
 ) -> tuple[Any, int]:
@@ -398,7 +325,6 @@ def _day_graph(
     )
     if out.chunks != want:  # only when tiny chunks were merged for the halo: keep writes aligned
         out, quality = out.rechunk(want), quality.rechunk(want)
-    region = (slice(pi, pi + 1), slice(None), slice(None))
     stored = da.store(
         [out[None], quality[None]],
         list(targets),
@@ -465,141 +391,215 @@ def predict_cube(
     """
     t0 = time.perf_counter()
     requested = check_device(device)
-    local = load_model_for(model, "cpu")
-    card = dict(getattr(local, "card", {}) or {})
-    rf = int(card.get("receptive_field_px", getattr(local, "receptive_field_px", 0)))
-    name = str(card.get("name", getattr(local, "name", model if isinstance(model, str) else "?")))
-    sha = model_fingerprint(model, loaded=local)
-    multiple = int(card.get("alignment_px") or getattr(local, "size_multiple", 8) or 8)
-    plan = plan_halo(rf, align_1km=max(1, multiple // 4), tile_1km=tile_1km, batch_size=batch_size)
-
-    ds = open_input_cube(cube_url, storage_options=storage_options)
-    grid = _input_grid(ds, cube_url)
-    cube_days = {np.datetime64(t, "D"): i for i, t in enumerate(ds["time"].values)}
-    requested_days = day_range(start, end)
-    missing: list[tuple[dt.date, str]] = []
-    present = []
-    for day in requested_days:
-        if np.datetime64(day, "D") in cube_days:
-            present.append(day)
-        else:
-            missing.append((day, f"not on the time axis of input cube {redact_url(cube_url)}"))
-    summary_model = f"{name} (sha256 {sha[:12]})"
-    done = complete_days(out_url, storage_options=storage_options) if present else {}
-    inputs = input_states(cube_url, ds, present, storage_options=storage_options)
-    # a complete day is redone when its input changed since (its marker's input digest)
-    changed = {
-        d
-        for d in present
-        if d in done
-        and done[d].get("input_status") not in (None, inputs[d].digest)
-        and inputs[d].ready
-    }
-    for day in sorted(changed):
-        log.info("predicting %s again: its input changed since it was predicted", day)
-    skipped = [d for d in present if d in done and not overwrite and d not in changed]
-    unready = {d: inputs[d].reason for d in present if d not in skipped and not inputs[d].ready}
-    for day, reason in unready.items():
-        log.warning("not predicting %s: %s", day, reason)
-    incomplete = tuple(sorted(unready.items()))
-    todo = [d for d in present if d not in skipped and d not in unready]
-    if not skipped and not todo:
-        return PredictSummary(
-            product_url=redact_url(out_url),
-            model=summary_model,
-            missing=tuple(missing),
-            incomplete=incomplete,
-            seconds=time.perf_counter() - t0,
-        )
-    provenance = Provenance(
-        model_name=name, model_sha256=sha, receptive_field_px=rf, input_cube=redact_url(cube_url)
+    info = _ModelInfo.load(model)
+    plan = plan_halo(
+        info.receptive_field_px,
+        align_1km=max(1, info.alignment_px // 4),
+        tile_1km=tile_1km,
+        batch_size=batch_size,
     )
-    written: list[dt.date] = []
-    devices: dict[str, int] = {}
-    pixels = 0
-    with contextlib.ExitStack() as stack:
-        cl = stack.enter_context(_client_for(client, scheduler)) if todo else None
-        plugin = None
-        if cl is not None:  # the model first: a worker refusing it leaves the product untouched
-            plugin, states = register_model(
-                cl, model if isinstance(model, str) else local, device=requested, fingerprint=sha
-            )
-            devices = _devices(states)
-        # the product's daily axis starts with the input cube's, so any later backfill fits
-        first_cube_day = min(cube_days).astype("datetime64[D]").astype(dt.date)
-        create_product(
-            out_url,
-            grid=grid,
-            dates=[first_cube_day, *skipped, *todo],
-            provenance=provenance,
-            storage_options=storage_options,
-        )
-        for day in todo:
-            if day in done:  # redone: the day stops looking complete before it is rewritten
-                remove_day_marker(out_url, day, storage_options=storage_options)
-        targets = open_product_arrays(out_url, storage_options=storage_options)
-        aligned = align_inputs(ds["lst_day"].data[0], ds["ndvi"].data[0], plan)[0]
-        share = halo_share(aligned.chunks, plan)
-        if cl is not None and plugin is not None:
-            resources = {"GPU": 1} if plugin.gpu_only else None
-            graphs = {}
-            for day in todo:
-                stored, n = _day_graph(
-                    ds,
-                    cube_days[np.datetime64(day, "D")],
-                    key=plugin.key,
-                    plan=plan,
-                    targets=targets,
-                    pi=time_index(out_url, day, storage_options=storage_options),
-                    product_chunks=grid.chunks,
-                    resources=resources,
-                )
-                graphs[day] = (stored, n)
-            # low-level task fusion drops layer annotations: keep it off when pinning the model
-            # tasks, so they (and only they) land on the GPU workers
-            unfused = {"optimization.fuse.active": False} if resources else {}
-            with dask.config.set(unfused):
-                futures = cl.compute([g for g, _ in graphs.values()], retries=retries)
-            by_future = dict(zip(futures, graphs, strict=True))
-            from distributed import as_completed
-
-            for fut in as_completed(futures, loop=cl.loop):
-                day = by_future[fut]
-                try:
-                    fut.result()
-                except Exception as exc:  # reported per day, the other days go on
-                    reason = redact_text(f"{type(exc).__name__}: {exc}")
-                    log.error("predicting %s failed: %s", day, reason)
-                    missing.append((day, f"prediction failed: {reason}"))
-                    continue
-                write_day_marker(
-                    out_url,
-                    day,
-                    storage_options=storage_options,
-                    info={
-                        "model_name": name,
-                        "model_sha256": sha,
-                        "receptive_field_px": rf,
-                        "input_cube": redact_url(cube_url),
-                        "variable": LST_VAR,
-                        "halo_depth_1km": plan.depth_1km,
-                        "devices": devices,
-                        "input_status": inputs[day].digest,
-                        "tiles_without_input": list(inputs[day].no_input),
-                    },
-                )
-                written.append(day)
-                pixels += graphs[day][1]
-    publish_complete_days(out_url, storage_options=storage_options)
-    return PredictSummary(
+    ds = open_input_cube(cube_url, storage_options=storage_options)
+    cube_days = {np.datetime64(t, "D"): i for i, t in enumerate(ds["time"].values)}
+    present = [d for d in day_range(start, end) if np.datetime64(d, "D") in cube_days]
+    missing = [
+        (d, f"not on the time axis of input cube {redact_url(cube_url)}")
+        for d in day_range(start, end)
+        if np.datetime64(d, "D") not in cube_days
+    ]
+    product = ProductCube(out_url, storage_options=storage_options)
+    done = product.complete_days() if present else {}
+    inputs = input_states(cube_url, ds, present, storage_options=storage_options)
+    chosen = select_days(done, inputs, overwrite)
+    for day in chosen.changed:
+        log.info("predicting %s again: its input changed since it was predicted", day)
+    for day, reason in chosen.unready:
+        log.warning("not predicting %s: %s", day, reason)
+    summary = PredictSummary(
         product_url=redact_url(out_url),
-        model=summary_model,
-        written=tuple(sorted(written)),
-        skipped=tuple(skipped),
-        missing=tuple(sorted(missing)),
-        incomplete=incomplete,
-        devices=devices,
-        pixels_250m=pixels,
-        halo_share=share,
+        model=f"{info.name} (sha256 {info.sha256[:12]})",
+        skipped=chosen.skipped,
+        missing=tuple(missing),
+        incomplete=chosen.unready,
+    )
+    if not chosen.skipped and not chosen.todo:
+        return replace(summary, seconds=time.perf_counter() - t0)
+    job = _PredictJob(
+        ds=ds,
+        cube_url=cube_url,
+        cube_days=cube_days,
+        product=product,
+        grid=_input_grid(ds, cube_url),
+        info=info,
+        plan=plan,
+        inputs=inputs,
+    )
+    with contextlib.ExitStack() as stack:
+        cl = stack.enter_context(_client_for(client, scheduler)) if chosen.todo else None
+        ran = job.run(cl, model, chosen, done, device=requested, retries=retries)
+    product.publish_complete_days()
+    return replace(
+        summary,
+        written=tuple(sorted(ran.written)),
+        missing=tuple(sorted([*missing, *ran.failed])),
+        devices=ran.devices,
+        pixels_250m=ran.pixels,
+        halo_share=ran.halo_share,
         seconds=time.perf_counter() - t0,
     )
+
+
+@dataclass(frozen=True)
+class _ModelInfo:
+    """What prediction needs to know of a model, from its card read once."""
+
+    loaded: Any
+    name: str
+    sha256: str
+    receptive_field_px: int
+    alignment_px: int
+
+    @classmethod
+    def load(cls, model: Any) -> _ModelInfo:
+        """Load ``model`` on the CPU of this process and read its card."""
+        return cls.of(load_model_for(model, "cpu"), model)
+
+    @classmethod
+    def of(cls, local: Any, model: Any) -> _ModelInfo:
+        """The info of ``local``, the loaded form of ``model``."""
+        card = dict(getattr(local, "card", {}) or {})
+        fallback = model if isinstance(model, str) else "?"
+        name = str(card.get("name", getattr(local, "name", fallback)))
+        return cls(
+            loaded=local,
+            name=name,
+            sha256=str(card.get("sha256") or f"none:{name}"),
+            receptive_field_px=int(
+                card.get("receptive_field_px", getattr(local, "receptive_field_px", 0))
+            ),
+            alignment_px=int(card.get("alignment_px") or getattr(local, "size_multiple", 8) or 8),
+        )
+
+
+@dataclass
+class _Ran:
+    """What the execution of a prediction did."""
+
+    written: list[dt.date] = field(default_factory=list)
+    failed: list[tuple[dt.date, str]] = field(default_factory=list)
+    devices: dict[str, int] = field(default_factory=dict)
+    pixels: int = 0
+    halo_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class _PredictJob:
+    """The executor of :func:`predict_cube`: one input, one product, one model, one plan."""
+
+    ds: xr.Dataset
+    cube_url: str
+    cube_days: dict[Any, int]
+    product: ProductCube
+    grid: ProductGrid
+    info: _ModelInfo
+    plan: HaloPlan
+    inputs: dict[dt.date, InputState]
+
+    def run(
+        self,
+        client: Any,
+        model: Any,
+        chosen: DaySelection,
+        done: dict[dt.date, dict[str, Any]],
+        *,
+        device: str,
+        retries: int,
+    ) -> _Ran:
+        """Register the model, prepare the product, compute ``chosen.todo``, mark each day."""
+        ran = _Ran()
+        plugin = None
+        if client is not None:  # the model first: a worker refusing it leaves the product as is
+            plugin, states = register_model(
+                client,
+                model if isinstance(model, str) else self.info.loaded,
+                device=device,
+                fingerprint=self.info.sha256,
+            )
+            ran.devices = _devices(states)
+        # the product's daily axis starts with the input cube's, so any later backfill fits
+        first_cube_day = min(self.cube_days).astype("datetime64[D]").astype(dt.date)
+        self.product.ensure(
+            grid=self.grid,
+            dates=[first_cube_day, *chosen.skipped, *chosen.todo],
+            provenance=Provenance(
+                model_name=self.info.name,
+                model_sha256=self.info.sha256,
+                receptive_field_px=self.info.receptive_field_px,
+                input_cube=redact_url(self.cube_url),
+            ),
+        )
+        for day in chosen.todo:
+            if day in done:  # redone: the day stops looking complete before it is rewritten
+                self.product.withdraw(day)
+        aligned = align_inputs(self.ds["lst_day"].data[0], self.ds["ndvi"].data[0], self.plan)[0]
+        ran.halo_share = halo_share(aligned.chunks, self.plan)
+        if client is not None and plugin is not None:
+            self._compute(client, plugin, chosen.todo, ran, retries=retries)
+        return ran
+
+    def _compute(
+        self,
+        client: Any,
+        plugin: ModelPlugin,
+        todo: tuple[dt.date, ...],
+        ran: _Ran,
+        *,
+        retries: int,
+    ) -> None:
+        from distributed import as_completed
+
+        resources = {"GPU": 1} if plugin.gpu_only else None
+        targets = self.product.arrays()
+        graphs = {
+            day: _day_graph(
+                self.ds,
+                self.cube_days[np.datetime64(day, "D")],
+                key=plugin.key,
+                plan=self.plan,
+                targets=targets,
+                region=self.product.region(day),
+                product_chunks=self.grid.chunks,
+                resources=resources,
+            )
+            for day in todo
+        }
+        # low-level task fusion drops layer annotations: keep it off when pinning the model
+        # tasks, so they (and only they) land on the GPU workers
+        unfused = {"optimization.fuse.active": False} if resources else {}
+        with dask.config.set(unfused):
+            futures = client.compute([g for g, _ in graphs.values()], retries=retries)
+        by_future = dict(zip(futures, graphs, strict=True))
+        for fut in as_completed(futures, loop=client.loop):
+            day = by_future[fut]
+            try:
+                fut.result()
+            except Exception as exc:  # reported per day, the other days go on
+                reason = redact_text(f"{type(exc).__name__}: {exc}")
+                log.error("predicting %s failed: %s", day, reason)
+                ran.failed.append((day, f"prediction failed: {reason}"))
+                continue
+            self.product.mark_complete(day, self._marker(day, ran.devices))
+            ran.written.append(day)
+            ran.pixels += graphs[day][1]
+
+    def _marker(self, day: dt.date, devices: dict[str, int]) -> dict[str, Any]:
+        return {
+            "model_name": self.info.name,
+            "model_sha256": self.info.sha256,
+            "receptive_field_px": self.info.receptive_field_px,
+            "input_cube": redact_url(self.cube_url),
+            "variable": LST_VAR,
+            "halo_depth_1km": self.plan.depth_1km,
+            "devices": devices,
+            "input_status": self.inputs[day].digest,
+            "tiles_without_input": list(self.inputs[day].no_input),
+        }

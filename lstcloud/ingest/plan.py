@@ -1,4 +1,5 @@
-"""Planning an ingest: which granules feed which (day, tile) of the cube.
+"""Planning an ingest (pure, no I/O): which (day, tile) of a window to redo
+(:func:`plan_window`), and which granules feed which (day, tile) (:func:`plan_tasks`).
 
 A (day, tile) needs its day LST granule and the 250 m granule whose compositing period holds the
 day (the daily MOD09GQ, or the 8-day / 16-day composite), and the night LST granule when asked.
@@ -11,15 +12,23 @@ import datetime as dt
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lstcloud.core.errors import LstcloudWarning
+from lstcloud.cube.status import DONE_STATES
 
 if TYPE_CHECKING:
     from lstcloud.catalog import Granule
     from lstcloud.products import ProductSpec
 
-__all__ = ["DuplicateGranuleWarning", "TileDayTask", "index_granules", "plan_tasks"]
+__all__ = [
+    "DuplicateGranuleWarning",
+    "TileDayTask",
+    "WindowPlan",
+    "index_granules",
+    "plan_tasks",
+    "plan_window",
+]
 
 
 class DuplicateGranuleWarning(LstcloudWarning):
@@ -103,3 +112,84 @@ def plan_tasks(
                 )
             )
     return tasks
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """What an ingest run does with each (day, tile) of its window (:func:`plan_window`).
+
+    Attributes
+    ----------
+    wanted
+        (day, tile) to search the catalogue for and ingest: failed, missing, and the
+        ``no_input`` ones searched again.
+    skipped
+        (day, tile) done (``complete`` or ``empty``): not touched.
+    kept
+        ``no_input`` (day, tile) not searched again in this run.
+    """
+
+    wanted: frozenset[tuple[dt.date, str]] = frozenset()
+    skipped: tuple[tuple[dt.date, str], ...] = ()
+    kept: tuple[tuple[dt.date, str], ...] = ()
+
+    @property
+    def search_dates(self) -> list[dt.date]:
+        """The days of :attr:`wanted`, sorted."""
+        return sorted({d for d, _ in self.wanted})
+
+    @property
+    def search_tiles(self) -> list[str]:
+        """The tiles of :attr:`wanted`, sorted."""
+        return sorted({t for _, t in self.wanted})
+
+
+def plan_window(
+    status: Mapping[tuple[dt.date, str], Any],
+    dates: Sequence[dt.date],
+    tiles: Sequence[str],
+    recheck: bool,
+) -> WindowPlan:
+    """Which (day, tile) of the window an ingest run redoes, from their status records.
+
+    Parameters
+    ----------
+    status
+        The records of the window: ``{(day, tile): record}`` with a ``state`` attribute
+        (:class:`lstcloud.cube.status.TileDayStatus`).
+    dates, tiles
+        The window.
+    recheck
+        Search again for every ``no_input`` (day, tile). Otherwise only those inside the search
+        made anyway for other work (its days range and tiles) are searched again, so that a
+        window of ocean tiles costs nothing to rerun.
+
+    A (day, tile) without a record or whose record is not done
+    (:data:`lstcloud.cube.status.DONE_STATES`) is redone; ``complete`` and ``empty`` ones are
+    skipped.
+    """
+    todo: list[tuple[dt.date, str]] = []
+    no_input: list[tuple[dt.date, str]] = []
+    skipped: list[tuple[dt.date, str]] = []
+    for day in dates:
+        for tile in tiles:
+            record = status.get((day, tile))
+            if record is None or record.state not in DONE_STATES:
+                todo.append((day, tile))
+            elif record.state == "no_input":
+                no_input.append((day, tile))
+            else:
+                skipped.append((day, tile))
+    if recheck:
+        wanted = {*todo, *no_input}
+    elif todo:
+        first, last = min(d for d, _ in todo), max(d for d, _ in todo)
+        tiles_todo = {t for _, t in todo}
+        wanted = {*todo, *((d, t) for d, t in no_input if first <= d <= last and t in tiles_todo)}
+    else:
+        wanted = set()
+    return WindowPlan(
+        wanted=frozenset(wanted),
+        skipped=tuple(skipped),
+        kept=tuple(k for k in no_input if k not in wanted),
+    )

@@ -1,4 +1,14 @@
-"""The ingest driver: search the catalogue, plan (day, tile) tasks, run them on a Dask cluster."""
+"""The ingest driver: plan the window, search the catalogue, run (day, tile) tasks on Dask.
+
+The driver plans (:func:`lstcloud.ingest.plan.plan_window`, pure) then executes. (day, tile)
+states after a run (:mod:`lstcloud.cube.status`): ``complete``, ``empty`` (no valid pixels),
+``no_input`` (the catalogue has no granule for it: not a failure, so an ocean tile does not
+make every run fail) and ``failed``. A rerun skips ``complete`` and ``empty``, redoes
+``failed`` and missing, and searches again for ``no_input`` ones only when the catalogue is
+searched anyway for other work within the same days and tiles (or with ``recheck_no_input``);
+a rerun of a window with nothing else to do reads only the window's status records, does not
+search the catalogue, and writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +16,21 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from lstcloud.cluster import client_context
 from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.core.dates import day_range, parse_window
 from lstcloud.core.errors import CatalogError
 from lstcloud.core.redact import redact_url
-from lstcloud.ingest.plan import TileDayTask, plan_tasks
+from lstcloud.core.storage import default_storage_options
+from lstcloud.cube.status import TileDayStatus, read_status
+from lstcloud.cube.store import create_cube
+from lstcloud.grid import CubeGrid, resolve_region
+from lstcloud.ingest.plan import TileDayTask, WindowPlan, plan_tasks, plan_window
 from lstcloud.ingest.qc import QCPolicyOption, resolve_qc_policies
+from lstcloud.ingest.record import record_outcome
 from lstcloud.ingest.sources import Sources, sources_for
 from lstcloud.ingest.summary import IngestSummary, TileDayOutcome
 from lstcloud.ingest.task import ingest_tile_day
@@ -21,12 +38,6 @@ from lstcloud.ingest.task import ingest_tile_day
 __all__ = ["ingest", "parse_window", "search_window"]
 
 log = logging.getLogger(__name__)
-
-#: (day, tile) states that a rerun does not redo.
-DONE_STATES = frozenset({"complete", "empty"})
-#: (day, tile) states a rerun searches the catalogue again for, when it searches anyway.
-RECHECK_STATES = frozenset({"no_input"})
-
 
 def search_window(
     *,
@@ -93,6 +104,8 @@ def ingest(
 ) -> IngestSummary:
     """Ingest MODIS LST and 250 m NDVI for a region and a window of days into the input cube.
 
+    A rerun redoes only what the window's records say is not done (rules: module docstring).
+
     Parameters
     ----------
     provider
@@ -107,8 +120,7 @@ def ingest(
     cube_url
         Local folder or ``s3://bucket/prefix`` of the input cube (created or extended).
     scheduler, client
-        A Dask scheduler address or an existing client; by default a local cluster with worker
-        processes is started and closed.
+        A Dask scheduler address or a client; by default a local cluster is started and closed.
     include_night
         Also ingest the night LST.
     lst_product, ndvi_product
@@ -119,227 +131,193 @@ def ingest(
         Mask pixels rejected by the QC policy (``qc_policy``).
     chunks_1km
         1 km chunk edge for a new cube (the 250 m chunks are four times larger).
-    progress
-        Show a progress bar.
-    modifier
-        Optional pystac-client modifier for item hrefs (signing is done by the provider profile).
+    progress, modifier
+        Show a progress bar; a pystac-client modifier for item hrefs (the provider signs them).
     retry
         Backoff policy for transient read and write errors (catalogue, granules, cube store).
     qc_policy
-        QC acceptance per product: ``None`` / ``"default"`` (each product's documented default,
-        :mod:`lstcloud.products.qc`), one policy (or config mapping with ``scheme``) for the
-        products of its scheme, or a mapping product name or scheme -> policy / options (see
-        :mod:`lstcloud.ingest.qc`). (day, tile) already complete are not redone under a new
-        policy.
+        QC acceptance per product: ``None`` / ``"default"`` (each product's documented default),
+        or the forms of :mod:`lstcloud.ingest.qc`. Complete (day, tile) are not redone under a
+        new policy.
     recheck_no_input
-        Search the catalogue again for every ``no_input`` (day, tile) of the window (their
-        granules may have been published since). By default a rerun rechecks only those that lie
-        within the search it makes anyway for other work (same days range and tiles), so that a
-        window of ocean tiles costs nothing to rerun.
+        Search the catalogue again for every ``no_input`` (day, tile) of the window, not only
+        those within the search made anyway (:func:`~lstcloud.ingest.plan.plan_window`).
 
     Returns
     -------
     IngestSummary
         Found, written, skipped, no-input and failed (day, tile), with reasons.
 
-    Notes
-    -----
-    (day, tile) states after a run (:mod:`lstcloud.cube.status`): ``complete``, ``empty`` (no
-    valid pixels), ``no_input`` (the catalogue has no granule for it: not a failure, so an ocean
-    tile does not make every run fail) and ``failed``. A rerun skips ``complete`` and ``empty``,
-    redoes ``failed`` and missing, and searches again for ``no_input`` ones only when the
-    catalogue is searched anyway for other work within the same days and tiles (or with
-    ``recheck_no_input``); a rerun of a window with nothing else to do reads only the window's
-    status records, does not search the catalogue, and writes nothing.
-
     Raises
     ------
     lstcloud.errors.ConfigError
-        A wrong provider, product, region, QC policy, or window (malformed dates, start after
-        end).
+        A wrong provider, product, region, QC policy or window (malformed, start after end).
     lstcloud.errors.CubeError
         The cube cannot be created or its status records read (after retries).
     """
-    from lstcloud.cluster import client_context
-    from lstcloud.core.storage import default_storage_options
-    from lstcloud.cube import create_cube
-    from lstcloud.cube.status import read_status
-    from lstcloud.grid import CubeGrid, resolve_region
-
     t0 = time.perf_counter()
-    start_d, end_d = parse_window(start, end)
-    dates = day_range(start_d, end_d)
+    dates = day_range(*parse_window(start, end))
     sources = sources_for(provider, lst=lst_product, ndvi=ndvi_product)
     specs = sources.specs(include_night=include_night)
     policies = resolve_qc_policies(qc_policy, [spec.name for spec in specs.values()])
-    tiles = resolve_region(region)
-    grid = CubeGrid(tiles, chunks_1km=chunks_1km)
-    tile_ids = [t.id for t in grid.tiles]
     if storage_options is None:
         storage_options = default_storage_options(cube_url)
     retry = retry or RetryPolicy()
     summary = IngestSummary(cube_url=redact_url(cube_url))
-
-    create_cube(
+    status = _open_window(
         cube_url,
-        grid=grid,
+        grid=CubeGrid(resolve_region(region), chunks_1km=chunks_1km),
         dates=dates,
         include_night=include_night,
         storage_options=storage_options,
-        chunks_1km=chunks_1km,
+        retry=retry,
     )
-    # only the window's records: a rerun costs what the window holds, not the cube's history
-    status = retry.call(
-        lambda: read_status(cube_url, storage_options=storage_options, dates=dates),
-        what=f"reading the status records of {redact_url(cube_url)}",
-    )
-    todo_keys: list[tuple[dt.date, str]] = []
-    recheck: dict[tuple[dt.date, str], Any] = {}
-    for d in dates:
-        for t in tile_ids:
-            record = status.get((d, t))
-            if record is None or record.state not in DONE_STATES | RECHECK_STATES:
-                todo_keys.append((d, t))
-            elif record.state in RECHECK_STATES:
-                recheck[(d, t)] = record
-    todo_set = set(todo_keys)
-    summary.outcomes.extend(
-        TileDayOutcome(date=d, tile=t, state="skipped")
-        for d in dates
-        for t in tile_ids
-        if (d, t) not in todo_set and (d, t) not in recheck
-    )
-    if recheck_no_input:
-        wanted = todo_set | set(recheck)
-    elif todo_keys:
-        # no_input (day, tile) inside the search that is needed anyway cost nothing to check again
-        first, last = min(d for d, _ in todo_keys), max(d for d, _ in todo_keys)
-        tiles_todo = {t for _, t in todo_keys}
-        wanted = todo_set | {(d, t) for d, t in recheck if first <= d <= last and t in tiles_todo}
-    else:
-        wanted = set()
-    for (d, t), record in recheck.items():
-        if (d, t) not in wanted:
-            summary.outcomes.append(
-                TileDayOutcome(
-                    date=d,
-                    tile=t,
-                    state="no_input",
-                    reasons=(
-                        *record.reasons,
-                        f"(recorded {record.written_at}; not searched again in this run)",
-                    ),
-                    items=record.items,
-                )
+    plan = plan_window(status.records, status.dates, status.tiles, recheck_no_input)
+    summary.outcomes.extend(_known_outcomes(plan, status.records))
+    if plan.wanted:
+        granules, search_errors = search_window(
+            provider=provider,
+            stac_url=stac_url,
+            sources=sources,
+            tiles=plan.search_tiles,
+            start=plan.search_dates[0],
+            end=plan.search_dates[-1],
+            include_night=include_night,
+            modifier=modifier,
+        )
+        summary.found = len(granules)
+        tasks = plan_tasks(granules, dates=plan.search_dates, tiles=plan.search_tiles, specs=specs)
+        runner = _TaskRunner(cube_url, dict(storage_options or {}), apply_qc, retry, policies)
+        summary.outcomes.extend(
+            runner.run(
+                [t for t in tasks if (t.date, t.tile) in plan.wanted],
+                search_errors,
+                client=client if client is not None else scheduler,
+                progress=progress,
             )
-    if not wanted:
-        summary.outcomes.sort(key=lambda o: (o.date, o.tile))
-        summary.seconds = time.perf_counter() - t0
-        return summary
-    todo_dates = sorted({d for d, _ in wanted})
-    todo_tiles = sorted({t for _, t in wanted})
-
-    granules, search_errors = search_window(
-        provider=provider,
-        stac_url=stac_url,
-        sources=sources,
-        tiles=todo_tiles,
-        start=todo_dates[0],
-        end=todo_dates[-1],
-        include_night=include_night,
-        modifier=modifier,
-    )
-    summary.found = len(granules)
-    tasks = [
-        t
-        for t in plan_tasks(granules, dates=todo_dates, tiles=todo_tiles, specs=specs)
-        if (t.date, t.tile) in wanted
-    ]
-
-    def failed_by_search(task: TileDayTask) -> list[str]:
-        return [
-            f"catalogue search for {product} failed: {search_errors[product]}"
-            for product in dict.fromkeys(task.products.values())
-            if product in search_errors
-        ]
-
-    runnable: list[TileDayTask] = []
-    for task in tasks:
-        why = failed_by_search(task)
-        if why:
-            summary.outcomes.append(
-                _record_search_failure(
-                    cube_url, task, why, storage_options=storage_options, retry=retry
-                )
-            )
-        else:
-            runnable.append(task)
-
-    if not runnable:  # e.g. every search failed: no cluster needed
-        summary.outcomes.sort(key=lambda o: (o.date, o.tile))
-        summary.seconds = time.perf_counter() - t0
-        return summary
-
-    with client_context(client if client is not None else scheduler) as dask_client:
-        futures = [
-            dask_client.submit(
-                ingest_tile_day,
-                task,
-                cube_url=cube_url,
-                storage_options=dict(storage_options or {}),
-                apply_qc=apply_qc,
-                retry=retry,
-                qc_policy=policies,
-                key=f"ingest-{task.tile}-{task.date.isoformat()}-{time.time_ns()}",
-                pure=False,
-                retries=2,  # a worker lost mid-task: rerun elsewhere (writes are idempotent)
-            )
-            for task in runnable
-        ]
-        summary.outcomes.extend(_collect(dask_client, futures, runnable, progress=progress))
-
+        )
     summary.outcomes.sort(key=lambda o: (o.date, o.tile))
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def _record_search_failure(
+@dataclass(frozen=True)
+class _WindowStatus:
+    dates: list[dt.date]
+    tiles: list[str]
+    records: dict[tuple[dt.date, str], TileDayStatus]
+
+
+def _open_window(
     cube_url: str,
-    task: TileDayTask,
-    why: list[str],
     *,
+    grid: CubeGrid,
+    dates: list[dt.date],
+    include_night: bool,
     storage_options: Mapping[str, Any] | None,
     retry: RetryPolicy,
-) -> TileDayOutcome:
-    """Record a (day, tile) failed by its catalogue search; a store error here (after retries)
-    is added to the reasons, never raised: the run goes on and its summary is printed."""
-    from lstcloud.cube.status import TileDayStatus, write_status
-
-    tally = RetryTally()
-    reasons = list(why)
-    try:
-        retry.call(
-            lambda: write_status(
-                cube_url,
-                task.date,
-                task.tile,
-                TileDayStatus(state="failed", reasons=tuple(why), items=task.item_ids),
-                storage_options=dict(storage_options or {}),
-            ),
-            what=f"status record {task.date} {task.tile}",
-            tally=tally,
-        )
-    except Exception as exc:  # whatever the store raised: reported in the summary, not raised
-        reasons.append(f"could not write the status record: {type(exc).__name__}: {exc}")
-    return TileDayOutcome(
-        date=task.date,
-        tile=task.tile,
-        state="failed",
-        reasons=tuple(reasons),
-        items=task.item_ids,
-        attempts=tally.attempts,
-        retries=tuple(tally.retried),
+) -> _WindowStatus:
+    """Create the cube or extend it to the window, and read the window's status records."""
+    options = dict(storage_options or {})
+    create_cube(
+        cube_url,
+        grid=grid,
+        dates=dates,
+        include_night=include_night,
+        storage_options=options,
+        chunks_1km=grid.chunks_1km,
     )
+    # only the window's records: a rerun costs what the window holds, not the cube's history
+    records = retry.call(
+        lambda: read_status(cube_url, storage_options=options, dates=dates),
+        what=f"reading the status records of {redact_url(cube_url)}",
+    )
+    return _WindowStatus(dates=dates, tiles=[t.id for t in grid.tiles], records=records)
+
+
+def _known_outcomes(
+    plan: WindowPlan, status: Mapping[tuple[dt.date, str], TileDayStatus]
+) -> list[TileDayOutcome]:
+    """The outcomes of the (day, tile) this run does not search: done, or no_input kept."""
+    out = [TileDayOutcome(date=d, tile=t, state="skipped") for d, t in plan.skipped]
+    for d, t in plan.kept:
+        record = status[(d, t)]
+        reasons = (
+            *record.reasons,
+            f"(recorded {record.written_at}; not searched again in this run)",
+        )
+        out.append(
+            TileDayOutcome(date=d, tile=t, state="no_input", reasons=reasons, items=record.items)
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class _TaskRunner:
+    """The executor of an ingest: records the (day, tile) their search failed, runs the others
+    on a Dask cluster."""
+
+    cube_url: str
+    storage_options: dict[str, Any]
+    apply_qc: bool
+    retry: RetryPolicy
+    qc_policy: Mapping[str, Any]
+
+    def run(
+        self,
+        tasks: list[TileDayTask],
+        search_errors: Mapping[str, str],
+        *,
+        client: Any,
+        progress: bool,
+    ) -> list[TileDayOutcome]:
+        """The outcome of every task; ``client``: a client, a scheduler address or ``None``."""
+        outcomes: list[TileDayOutcome] = []
+        runnable: list[TileDayTask] = []
+        for task in tasks:
+            why = [
+                f"catalogue search for {product} failed: {search_errors[product]}"
+                for product in dict.fromkeys(task.products.values())
+                if product in search_errors
+            ]
+            if why:
+                outcomes.append(self.record_search_failure(task, why))
+            else:
+                runnable.append(task)
+        if not runnable:  # e.g. every search failed: no cluster needed
+            return outcomes
+        with client_context(client) as dask_client:
+            futures = [
+                dask_client.submit(
+                    ingest_tile_day,
+                    task,
+                    cube_url=self.cube_url,
+                    storage_options=self.storage_options,
+                    apply_qc=self.apply_qc,
+                    retry=self.retry,
+                    qc_policy=self.qc_policy,
+                    key=f"ingest-{task.tile}-{task.date.isoformat()}-{time.time_ns()}",
+                    pure=False,
+                    retries=2,  # a worker lost mid-task: rerun elsewhere (writes are idempotent)
+                )
+                for task in runnable
+            ]
+            outcomes.extend(_collect(dask_client, futures, runnable, progress=progress))
+        return outcomes
+
+    def record_search_failure(self, task: TileDayTask, why: list[str]) -> TileDayOutcome:
+        """Record a (day, tile) failed by its catalogue search (a store error here is added to
+        the reasons, never raised: the run goes on and its summary is printed)."""
+        failed = TileDayOutcome(
+            date=task.date, tile=task.tile, state="failed", reasons=tuple(why), items=task.item_ids
+        )
+        return record_outcome(
+            failed,
+            cube_url=self.cube_url,
+            storage_options=self.storage_options,
+            retry=self.retry,
+            tally=RetryTally(),
+        )
 
 
 def _collect(

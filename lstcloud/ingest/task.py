@@ -25,8 +25,10 @@ import numpy as np
 from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.core.errors import GranuleReadError, LstcloudError, MissingAssetError
 from lstcloud.core.redact import redact_url
+from lstcloud.cube.store import write_tile_day
 from lstcloud.ingest.plan import TileDayTask
 from lstcloud.ingest.qc import QCPolicyOption, resolve_qc_policies
+from lstcloud.ingest.record import record_outcome
 from lstcloud.ingest.summary import TileDayOutcome
 from lstcloud.products import ProductSpec, get_product
 
@@ -214,34 +216,122 @@ def ingest_tile_day(
         Never raises for bad input or storage errors: failures are returned with their reasons.
         ``no_input`` when the catalogue had no granule for one of the products.
     """
-    from lstcloud.cube import write_tile_day
-    from lstcloud.cube.status import TileDayStatus, write_status
+    run = _TileDayRun(
+        task,
+        cube_url=str(cube_url),
+        storage_options=storage_options,
+        apply_qc=apply_qc,
+        retry=retry or RetryPolicy(),
+        policies=resolve_qc_policies(qc_policy, task.products.values()),
+    )
+    return run.record(run.execute())
 
-    retry = retry or RetryPolicy()
-    tally = RetryTally()
-    t0 = time.perf_counter()
-    reasons: list[str] = []
-    arrays: dict[str, np.ndarray] = {}
-    nbytes = 0
-    policies = resolve_qc_policies(qc_policy, task.products.values())
-    where = f"{task.date} {task.tile} in the cube {redact_url(str(cube_url))}"
 
-    def outcome(state: str, why: list[str]) -> TileDayOutcome:
+class _TileDayRun:
+    """One (day, tile) on a worker: read its granules, write them, then record the outcome."""
+
+    def __init__(
+        self,
+        task: TileDayTask,
+        *,
+        cube_url: str,
+        storage_options: Mapping[str, Any] | None,
+        apply_qc: bool,
+        retry: RetryPolicy,
+        policies: Mapping[str, Any],
+    ) -> None:
+        self.task = task
+        self.cube_url = cube_url
+        self.storage_options = storage_options
+        self.apply_qc = apply_qc
+        self.retry = retry
+        self.policies = policies
+        self.tally = RetryTally()
+        self.t0 = time.perf_counter()
+        self.arrays: dict[str, np.ndarray] = {}
+        self.nbytes = 0
+        self.where = f"{task.date} {task.tile} in the cube {redact_url(cube_url)}"
+
+    def outcome(self, state: str, why: list[str]) -> TileDayOutcome:
+        """The outcome so far, in ``state``."""
+        arrays = self.arrays
         return TileDayOutcome(
-            date=task.date,
-            tile=task.tile,
+            date=self.task.date,
+            tile=self.task.tile,
             state=state,  # type: ignore[arg-type]
             reasons=tuple(why),
-            items=task.item_ids,
+            items=self.task.item_ids,
             valid_lst=int(np.isfinite(arrays["lst_day"]).sum()) if "lst_day" in arrays else 0,
             valid_ndvi=int(np.isfinite(arrays["ndvi"]).sum()) if "ndvi" in arrays else 0,
-            bytes_read=nbytes,
-            attempts=tally.attempts,
-            seconds=time.perf_counter() - t0,
-            retries=tuple(tally.retried),
+            bytes_read=self.nbytes,
+            attempts=self.tally.attempts,
+            seconds=time.perf_counter() - self.t0,
+            retries=tuple(self.tally.retried),
         )
 
-    def record(result: TileDayOutcome) -> TileDayOutcome:
+    def execute(self) -> TileDayOutcome:
+        """Read and write the (day, tile); the outcome is not recorded yet."""
+        task = self.task
+        if task.missing:
+            return self.outcome(
+                "no_input",
+                [
+                    f"no {task.products[part]} granule for {task.tile} {task.date} in the catalogue"
+                    for part in task.missing
+                ],
+            )
+        reasons = self._read()
+        if reasons:
+            return self.outcome("failed", reasons)
+        empty: list[str] = []
+        if not np.isfinite(self.arrays["lst_day"]).any():
+            empty.append(
+                f"no valid day LST after QC in {task.products['lst']} {task.tile} {task.date} "
+                "(all cloud, fill or rejected QC)"
+            )
+        if not np.isfinite(self.arrays["ndvi"]).any():
+            empty.append(f"no valid NDVI in {task.products['ndvi']} {task.tile} {task.date}")
+        try:
+            self.retry.call(
+                lambda: write_tile_day(
+                    self.cube_url,
+                    date=task.date,
+                    tile=task.tile,
+                    arrays=self.arrays,
+                    storage_options=self.storage_options,
+                ),
+                what=f"cube write {self.where}",
+                tally=self.tally,
+            )
+        except Exception as exc:  # whatever the store raised (after retries): this tile-day failed
+            return self.outcome("failed", [f"writing {self.where}: {type(exc).__name__}: {exc}"])
+        return self.outcome("empty" if empty else "complete", empty)
+
+    def _read(self) -> list[str]:
+        """Read every granule group into :attr:`arrays`; the reasons of those that failed."""
+        reasons: list[str] = []
+        for parts in _groups(self.task):
+            granule = self.task.granules[parts[0]]
+            assert granule is not None
+            product = self.task.products[parts[0]]
+            try:
+                part_arrays, size = _read_group(
+                    self.task,
+                    parts,
+                    apply_qc=self.apply_qc,
+                    qc_policy=self.policies[get_product(product).name],
+                    retry=self.retry,
+                    tally=self.tally,
+                )
+            except (LstcloudError, OSError, TimeoutError, ValueError) as exc:
+                reasons.append(_reason(exc, granule.item_id))
+                continue
+            self.arrays.update(part_arrays)
+            self.nbytes += size
+        return reasons
+
+    def record(self, result: TileDayOutcome) -> TileDayOutcome:
+        """Write the record of ``result`` (after the data) through :mod:`lstcloud.ingest.record`."""
         extra: dict[str, Any] = {
             "valid_pixels": {"lst_day": result.valid_lst, "ndvi": result.valid_ndvi},
             "bytes_read": result.bytes_read,
@@ -249,94 +339,16 @@ def ingest_tile_day(
             "retries": list(result.retries),
             "seconds": round(result.seconds, 3),
         }
-        if apply_qc and result.state in ("complete", "empty"):
+        if self.apply_qc and result.state in ("complete", "empty"):
             extra["qc_policy"] = {
-                name: policies[name].model_dump(mode="json")
-                for name in dict.fromkeys(task.products.values())
+                name: self.policies[name].model_dump(mode="json")
+                for name in dict.fromkeys(self.task.products.values())
             }
-        status = TileDayStatus(
-            state=result.state if result.state != "skipped" else "complete",
-            reasons=result.reasons,
-            items=result.items,
+        return record_outcome(
+            result,
+            cube_url=self.cube_url,
+            storage_options=self.storage_options,
+            retry=self.retry,
+            tally=self.tally,
             extra=extra,
         )
-        try:
-            retry.call(
-                lambda: write_status(
-                    cube_url, task.date, task.tile, status, storage_options=storage_options
-                ),
-                what=f"status record {where}",
-                tally=tally,
-            )
-        except Exception as exc:  # whatever the store raised: the run goes on, reported
-            # the data may be written but unrecorded: it reads as missing and is redone next run
-            return TileDayOutcome(
-                **{
-                    **result.__dict__,
-                    "state": "failed",
-                    "reasons": (*result.reasons, f"could not write the status record: {exc}"),
-                    "attempts": tally.attempts,
-                    "retries": tuple(tally.retried),
-                }
-            )
-        return TileDayOutcome(
-            **{**result.__dict__, "attempts": tally.attempts, "retries": tuple(tally.retried)}
-        )
-
-    if task.missing:
-        return record(
-            outcome(
-                "no_input",
-                [
-                    f"no {task.products[part]} granule for {task.tile} {task.date} in the catalogue"
-                    for part in task.missing
-                ],
-            )
-        )
-
-    for parts in _groups(task):
-        granule = task.granules[parts[0]]
-        assert granule is not None
-        product = task.products[parts[0]]
-        try:
-            part_arrays, size = _read_group(
-                task,
-                parts,
-                apply_qc=apply_qc,
-                qc_policy=policies[get_product(product).name],
-                retry=retry,
-                tally=tally,
-            )
-        except (LstcloudError, OSError, TimeoutError, ValueError) as exc:
-            reasons.append(_reason(exc, granule.item_id))
-            continue
-        arrays.update(part_arrays)
-        nbytes += size
-
-    if reasons:
-        return record(outcome("failed", reasons))
-
-    empty: list[str] = []
-    if not np.isfinite(arrays["lst_day"]).any():
-        empty.append(
-            f"no valid day LST after QC in {task.products['lst']} {task.tile} {task.date} "
-            "(all cloud, fill or rejected QC)"
-        )
-    if not np.isfinite(arrays["ndvi"]).any():
-        empty.append(f"no valid NDVI in {task.products['ndvi']} {task.tile} {task.date}")
-
-    try:
-        retry.call(
-            lambda: write_tile_day(
-                cube_url,
-                date=task.date,
-                tile=task.tile,
-                arrays=arrays,
-                storage_options=storage_options,
-            ),
-            what=f"cube write {where}",
-            tally=tally,
-        )
-    except Exception as exc:  # whatever the store raised (after retries): this tile-day failed
-        return record(outcome("failed", [f"writing {where}: {type(exc).__name__}: {exc}"]))
-    return record(outcome("empty" if empty else "complete", empty))
