@@ -30,7 +30,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -40,6 +40,10 @@ from lstcloud.core.errors import ConfigError
 from lstcloud.core.redact import redact_url
 from lstcloud.core.storage import protocol_of
 from lstcloud.grid import resolve_region
+
+if TYPE_CHECKING:
+    from lstcloud.inference.predict import PredictSummary
+    from lstcloud.ingest.summary import IngestSummary, TileDayOutcome
 
 __all__ = [
     "JobConfig",
@@ -264,11 +268,9 @@ def load_job_config(source: str | Path | dict[str, Any]) -> JobConfig:
     return config
 
 
-def _ingest_failures(ingested: Any, days: dt.date | tuple[dt.date, ...]) -> list[Any]:
+def _ingest_failures(ingested: IngestSummary, days: tuple[dt.date, ...]) -> list[TileDayOutcome]:
     """The failed (day, tile) outcomes of ``days`` in an ingest summary."""
-    wanted = (days,) if isinstance(days, dt.date) else tuple(days)
-    failed = getattr(ingested, "failed", None) or []
-    return [o for o in failed if getattr(o, "date", wanted[0]) in wanted]
+    return [o for o in ingested.failed if o.date in days]
 
 
 def job_window(
@@ -293,8 +295,8 @@ class JobResult:
     """
 
     date: dt.date
-    ingest: Any
-    predict: Any
+    ingest: IngestSummary
+    predict: PredictSummary | None
     collection: Path | str | None
     seconds: float
     days: tuple[dt.date, ...] = ()
@@ -302,19 +304,16 @@ class JobResult:
     @property
     def ok(self) -> bool:
         """True when the ingest had no failure and every day of the window is predicted."""
-        failed = getattr(self.ingest, "failed", None)
-        ingest_ok = not failed if failed is not None else True
         if self.predict is None:
             return False
         done = set(self.predict.written) | set(self.predict.skipped)
-        return bool(ingest_ok and all(d in done for d in (self.days or (self.date,))))
+        return self.ingest.ok and all(d in done for d in (self.days or (self.date,)))
 
     def format(self) -> str:
         """Closing summary of the three stages."""
         state = "ok" if self.ok else "FAILED"
         parts = [f"lstcloud run {self.date} ({state}, {self.seconds:.1f} s)"]
-        fmt = getattr(self.ingest, "format", None)
-        parts.append("[ingest]\n" + (fmt() if callable(fmt) else str(self.ingest)))
+        parts.append("[ingest]\n" + self.ingest.format())
         if self.predict is None:
             days = self.days or (self.date,)
             window = f"{days[0]}" if len(days) == 1 else f"{days[0]}..{days[-1]}"
@@ -324,9 +323,9 @@ class JobResult:
                 "the next attempt ingests them again"
             ]
             for o in failed:
-                why = "; ".join(getattr(o, "reasons", ()) or ()) or "no reason given"
-                when = f"{getattr(o, 'date', '')} " if len(days) > 1 else ""
-            lines.append(f"  {when}{getattr(o, 'tile', '?')}: {why}")
+                why = "; ".join(o.reasons) or "no reason given"
+                when = f"{o.date} " if len(days) > 1 else ""
+                lines.append(f"  {when}{o.tile}: {why}")
             parts.append("[predict]\n" + "\n".join(lines))
             parts.append("[publish]\nnot run")
         else:
@@ -398,9 +397,7 @@ def run_job(
         if failures:
             log.error(
                 "ingest failed for %s: not predicting or publishing",
-                ", ".join(
-                    f"{getattr(o, 'date', '?')} {getattr(o, 'tile', '?')}" for o in failures
-                ),
+                ", ".join(f"{o.date} {o.tile}" for o in failures),
             )
             return JobResult(
                 date=date,

@@ -1,4 +1,5 @@
-"""``JobResult``: the ``lstcloud run`` summary names every failed (day, tile)."""
+"""``JobResult``: the ``lstcloud run`` summary names every failed (day, tile); config errors
+exit 2."""
 
 from __future__ import annotations
 
@@ -42,3 +43,17 @@ def test_a_window_summary_names_the_day_of_each_failure() -> None:
                      days=days).format()
     assert f"  {days[0]} h18v04: timeout" in text
     assert f"  {days[1]} h18v04: 404" in text
+
+
+def test_a_config_error_exits_2_from_ingest_and_from_predict(tmp_path, capsys) -> None:
+    from lstcloud.cli.main import main
+
+    window = ["--start", "2024-07-05", "--end", "2024-07-01"]
+    ingest = ["ingest", "--provider", "lpcloud", "--stac-url", "http://127.0.0.1:9",
+              "--region", "h18v04", "--cube", str(tmp_path / "c.zarr"), *window]
+    predict = ["predict", "--cube", str(tmp_path / "c.zarr"), "--model", "bicubic",
+               "--out", str(tmp_path / "p.zarr"), *window]
+    for argv in (ingest, predict):
+        assert main(argv) == 2, argv[0]
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"lstcloud {argv[0]}: error:"), err

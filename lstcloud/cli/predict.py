@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 
 from lstcloud.core.dates import as_date
 from lstcloud.core.errors import ConfigError
@@ -63,23 +64,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the prediction; exit code 0 when every day is written or skipped, 3 otherwise."""
+    """Run the prediction.
+
+    Exit codes: 0 when every day is written or skipped, 3 otherwise, 2 for a configuration error
+    (bad dates or device), printed as one line (as ``lstcloud ingest`` does).
+    """
     from lstcloud.inference import predict_cube
 
-    if args.end < args.start:
-        raise ConfigError(f"--end {args.end} is before --start {args.start}")
-    summary = predict_cube(
-        cube_url=args.cube,
-        model=args.model,
-        out_url=args.out,
-        start=args.start,
-        end=args.end,
-        scheduler=args.scheduler,
-        device=args.device,
-        tile_1km=args.tile,
-        batch_size=args.batch_size,
-        overwrite=args.overwrite,
-    )
+    try:
+        if args.end < args.start:
+            raise ConfigError(f"--end {args.end} is before --start {args.start}")
+        summary = predict_cube(
+            cube_url=args.cube,
+            model=args.model,
+            out_url=args.out,
+            start=args.start,
+            end=args.end,
+            scheduler=args.scheduler,
+            device=args.device,
+            tile_1km=args.tile,
+            batch_size=args.batch_size,
+            overwrite=args.overwrite,
+        )
+    except ConfigError as exc:
+        message = " ".join(str(exc).split())
+        print(f"lstcloud predict: error: {message}", file=sys.stderr)
+        return 2
     if args.json:
         print(
             json.dumps(
