@@ -1,4 +1,6 @@
-"""Build small input cubes (the layout of ``lstcloud.cube``) inside the tests."""
+"""Build small input cubes inside the tests: windows of a tile, so written as the foreign Zarr
+stores :func:`lstcloud.cube.open_input_cube` accepts (``lstcloud.cube.create_cube`` writes
+whole tiles only), on the package's grid."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from lstcloud.grid import PIXEL_SIZE, Tile
 from tests.inference.standin import structured_inputs
 
 # h18v04 upper-left corner in MODIS sinusoidal metres
-X0, Y0 = 0.0, 5559752.598833
-RES_1KM = 926.625433055833
+X0, _, _, Y0 = Tile.parse("h18v04").bounds
+RES_1KM = PIXEL_SIZE["1km"]
 WKT = (
     'PROJCS["unnamed",GEOGCS["Unknown datum based upon the custom spheroid",'
     'DATUM["Not specified (based on custom spheroid)",SPHEROID["Custom spheroid",6371007.181,0]],'

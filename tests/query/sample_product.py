@@ -1,4 +1,4 @@
-"""A small product-shaped Zarr v3 cube (the schema of ``lstcloud.cube.product``) for queries.
+"""A small product cube for the query tests, written through :mod:`lstcloud.cube.product`.
 
 The grid is a window of the real MODIS 250 m sinusoidal grid in tile h18v04 (France), so that
 lon/lat lookups go through the real projection.
@@ -7,18 +7,16 @@ lon/lat lookups go through the real projection.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np
 import pyproj
 import xarray as xr
 
-R = 6371007.181
-TILE = 1111950.5197665
-X0 = -20015109.355798
-Y0 = 10007554.677899
-PIX_250 = TILE / 4800
+from lstcloud.cube.product import ProductCube, ProductGrid, Provenance
+from lstcloud.grid import PIXEL_SIZE, Tile
+
+PIX_250 = PIXEL_SIZE["250m"]
 SINUSOIDAL = pyproj.CRS.from_proj4(
     "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
 )
@@ -36,8 +34,9 @@ def sample_product_dataset(
 ) -> xr.Dataset:
     """A product Dataset: ``lst_250m`` (time, y, x) K, ``lst_250m_quality`` uint8, spatial_ref."""
     rng = np.random.default_rng(seed)
-    ulx = X0 + 18 * TILE + col0 * PIX_250
-    uly = Y0 - 4 * TILE - row0 * PIX_250
+    tile_x0, _, _, tile_y1 = Tile.parse("h18v04").bounds
+    ulx = tile_x0 + col0 * PIX_250
+    uly = tile_y1 - row0 * PIX_250
     x = ulx + (np.arange(size) + 0.5) * PIX_250
     y = uly - (np.arange(size) + 0.5) * PIX_250
     times = np.array([np.datetime64(start + dt.timedelta(days=i), "ns") for i in range(days)])
@@ -95,18 +94,37 @@ def write_sample_product(
     complete: list[int] | None = None,
     **kwargs: object,
 ) -> xr.Dataset:
-    """Write :func:`sample_product_dataset` as Zarr v3 at ``path`` with completion records.
+    """Write :func:`sample_product_dataset` at ``path`` as the package writes a product:
+    template, region writes of whole days, then each complete day's marker.
 
-    ``complete`` lists the day indices that get ``_lstcloud/days/<date>.json`` (all by default).
+    ``complete`` lists the day indices that get their completion marker (all by default).
     """
     ds = sample_product_dataset(**kwargs)  # type: ignore[arg-type]
-    ds.to_zarr(str(path), mode="w", consolidated=False, zarr_format=3)
-    folder = Path(path) / "_lstcloud" / "days"
-    folder.mkdir(parents=True, exist_ok=True)
-    indices = range(ds.sizes["time"]) if complete is None else complete
-    for i in indices:
-        day = str(np.datetime_as_string(ds["time"].values[i], unit="D"))
-        (folder / f"{day}.json").write_text(json.dumps({"date": day, "state": "complete"}))
+    days = [d.astype("datetime64[D]").astype(dt.date) for d in ds["time"].values]
+    chunk = int(ds.chunks["y"][0])
+    product = ProductCube(str(path))
+    product.ensure(
+        grid=ProductGrid(
+            y=ds["y"].values,
+            x=ds["x"].values,
+            crs_wkt=str(ds["spatial_ref"].attrs["crs_wkt"]),
+            chunks=(chunk, chunk),
+        ),
+        dates=days,
+        provenance=Provenance(
+            model_name=str(ds.attrs["lstcloud_model_name"]),
+            model_sha256=str(ds.attrs["lstcloud_model_sha256"]),
+            receptive_field_px=int(ds.attrs["lstcloud_receptive_field_px"]),
+            input_cube=str(ds.attrs["lstcloud_input_cube"]),
+        ),
+    )
+    lst, quality = product.arrays()
+    for i, day in enumerate(days):
+        region = product.region(day)
+        lst[region] = ds["lst_250m"].values[i : i + 1]
+        quality[region] = ds["lst_250m_quality"].values[i : i + 1]
+    for i in range(len(days)) if complete is None else complete:
+        product.mark_complete(days[i], {})
     return ds
 
 
