@@ -12,10 +12,10 @@ import datetime as dt
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lstcloud.core.errors import LstcloudWarning
-from lstcloud.cube.status import DONE_STATES
+from lstcloud.cube.status import DONE_STATES, TileDayStatus
 
 if TYPE_CHECKING:
     from lstcloud.catalog import Granule
@@ -145,7 +145,7 @@ class WindowPlan:
 
 
 def plan_window(
-    status: Mapping[tuple[dt.date, str], Any],
+    status: Mapping[tuple[dt.date, str], TileDayStatus],
     dates: Sequence[dt.date],
     tiles: Sequence[str],
     recheck: bool,

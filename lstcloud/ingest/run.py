@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lstcloud.catalog import Granule, search_granules
 from lstcloud.cluster import client_context
 from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.core.dates import day_range, parse_window
@@ -49,16 +50,15 @@ def search_window(
     end: dt.date,
     include_night: bool,
     modifier: Any = None,
-) -> tuple[list[Any], dict[str, str]]:
+) -> tuple[list[Granule], dict[str, str]]:
     """Search every source product over the window (composites from their period start).
 
     Returns the granules found and, per product whose search failed, the error text: a failed
     product search fails the (day, tile) that need it, not the run.
     """
-    from lstcloud.catalog import search_granules
 
     specs = sources.specs(include_night=include_night)
-    granules: list[Any] = []
+    granules: list[Granule] = []
     errors: dict[str, str] = {}
     for spec in {s.name: s for s in specs.values()}.values():
         try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,11 @@ from lstcloud.ingest.qc import QCPolicyOption, resolve_qc_policies
 from lstcloud.ingest.record import record_outcome
 from lstcloud.ingest.summary import TileDayOutcome
 from lstcloud.products import ProductSpec, get_product
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from lstcloud.catalog import Granule
 
 __all__ = ["PART_ROLES", "RetryPolicy", "ingest_tile_day"]
 
@@ -70,7 +75,7 @@ def _size_of(href: str | Mapping[str, str], storage_options: Mapping[str, Any] |
     return total
 
 
-def _ready_href(granule: Any) -> tuple[str | dict[str, str], dict[str, Any] | None]:
+def _ready_href(granule: Granule) -> tuple[str | dict[str, str], dict[str, Any] | None]:
     """Sign the granule's hrefs now, on the worker (signed URLs expire: never sign at search
     time for a long run), and the fsspec options to read them (Earthdata auth for ``lpcloud``)."""
     from lstcloud.catalog import get_provider
@@ -86,7 +91,7 @@ def _ready_href(granule: Any) -> tuple[str | dict[str, str], dict[str, Any] | No
 
 
 def _check_assets(
-    granule: Any, spec: ProductSpec, names: tuple[str, ...], apply_qc: bool
+    granule: Granule, spec: ProductSpec, names: tuple[str, ...], apply_qc: bool
 ) -> tuple[str, ...] | None:
     """The asset keys the read of ``names`` uses (``None`` for a whole HDF4 granule).
 
@@ -142,7 +147,7 @@ def _read_group(
     if keys is not None and isinstance(href, Mapping):
         href = {k: href[k] for k in keys}  # the COGs read (and counted in bytes_read)
 
-    def read() -> Any:
+    def read() -> xr.Dataset:
         return read_granule(
             href,
             spec,
