@@ -39,7 +39,6 @@ from lstcloud.cube.store import (
     cube_layout,
     open_cube,
     open_input_cube,
-    write_region,
     write_tile_day,
     zarr_store,
 )
@@ -63,7 +62,6 @@ __all__ = [
     "pending",
     "read_status",
     "tile_day_state",
-    "write_region",
     "write_status",
     "write_tile_day",
     "zarr_store",

@@ -57,7 +57,6 @@ __all__ = [
     "cube_layout",
     "open_cube",
     "open_input_cube",
-    "write_region",
     "write_tile_day",
     "zarr_store",
 ]
@@ -550,56 +549,6 @@ def write_tile_day(
         from lstcloud.cube.status import write_status
 
         write_status(url, day, the_tile, status, storage_options=storage_options)
-
-
-def write_region(
-    url: str,
-    *,
-    variable: str,
-    date: dt.date | str,
-    y: slice,
-    x: slice,
-    data: Any,
-    storage_options: dict[str, Any] | None = None,
-) -> None:
-    """Write a block of one variable on one date; the block must cover whole chunks.
-
-    Parameters
-    ----------
-    url
-        The cube.
-    variable
-        Cube variable name.
-    date
-        Date on the time axis.
-    y, x
-        Pixel slices of the block in the variable's grid.
-    data
-        Array of shape ``(y.stop - y.start, x.stop - x.start)``.
-
-    Raises
-    ------
-    CubeError
-        If the block is not aligned to whole chunks, or as :func:`write_tile_day`.
-    """
-    where = redact_url(str(url))
-    group = _open_group(url, storage_options, mode="r+")
-    layout = _layout_from_group(group, str(url))
-    t = layout.time_index(date, url=str(url))
-    if variable not in layout.variables:
-        raise CubeError(f"{where}: no variable {variable!r} ({', '.join(layout.variables)})")
-    var = VARIABLES[variable]
-    what = f"cube {where} {as_date(date)} {variable}[{y.start}:{y.stop}, {x.start}:{x.stop}]"
-    arr = _array(group, variable, what=what)
-    region = (slice(t, t + 1), y, x)
-    check_aligned(region, tuple(arr.shape), tuple(arr.chunks), what=what)
-    block = np.asarray(data)
-    expected = (y.stop - y.start, x.stop - x.start)
-    if block.shape != expected:
-        raise CubeError(f"{what}: data shape {block.shape}, expected {expected}")
-    if var.is_qc:
-        block = np.where(np.isfinite(block), block, var.fill) if block.dtype.kind == "f" else block
-    _write_block(arr, region, block.astype(var.numpy_dtype)[np.newaxis], what=what)
 
 
 # ---------------------------------------------------------------------- read

@@ -17,7 +17,6 @@ from lstcloud.cube import (
     cube_layout,
     open_cube,
     read_status,
-    write_region,
     write_tile_day,
     zarr_store,
 )
@@ -182,27 +181,6 @@ def test_night_variables(tmp_path):
     assert ds.lst_night.attrs["standard_name"] == "surface_temperature"
     # asking again without night is fine (the night variables stay)
     create_cube(url, grid=ONE_TILE, dates=[D2])
-
-
-def test_unaligned_region_writes_are_rejected(tmp_path):
-    url = str(tmp_path / "c.zarr")
-    create_cube(url, grid=ONE_TILE, dates=[D1])
-    block = np.full((300, 600), 300.0, np.float32)
-    write_region(
-        url, variable="lst_day", date=D1, y=slice(300, 600), x=slice(600, 1200), data=block
-    )
-    for y, x in [
-        (slice(150, 450), slice(600, 1200)),  # starts mid-chunk
-        (slice(300, 600), slice(600, 1100)),  # ends mid-chunk
-        (slice(0, 300), slice(0, 1500)),  # beyond the array
-    ]:
-        with pytest.raises(CubeError, match=r"chunk|block"):
-            write_region(url, variable="lst_day", date=D1, y=y, x=x, data=block)
-    lst = open_cube(url).lst_day.isel(time=0).values
-    assert (lst[300:600, 600:1200] == 300.0).all()
-    assert np.isnan(lst[:300]).all() and np.isnan(lst[600:]).all() and np.isnan(lst[:, :600]).all()
-    with pytest.raises(CubeError, match="shape"):
-        write_region(url, variable="lst_day", date=D1, y=slice(0, 300), x=slice(0, 300), data=block)
 
 
 @pytest.mark.parametrize(
