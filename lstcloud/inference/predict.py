@@ -399,6 +399,7 @@ def predict_cube(
         batch_size=batch_size,
     )
     ds = open_input_cube(cube_url, storage_options=storage_options)
+    grid = _input_grid(ds, cube_url)
     cube_days = {np.datetime64(t, "D"): i for i, t in enumerate(ds["time"].values)}
     present = [d for d in day_range(start, end) if np.datetime64(d, "D") in cube_days]
     missing = [
@@ -428,7 +429,7 @@ def predict_cube(
         cube_url=cube_url,
         cube_days=cube_days,
         product=product,
-        grid=_input_grid(ds, cube_url),
+        grid=grid,
         info=info,
         plan=plan,
         inputs=inputs,

@@ -84,3 +84,28 @@ def test_permanent_storage_errors_fail_fast(exc: Exception) -> None:
         with pytest.raises(type(raised)):
             RetryPolicy(attempts=4, base=0.001).call(fail, what="write")
         assert len(calls) == 1
+
+
+def test_run_returns_the_final_error_with_its_counts() -> None:
+    def down() -> None:
+        raise TimeoutError("read timed out on https://host/a.hdf?sig=secret")
+
+    result = RetryPolicy(attempts=3, base=0.001).run(down, what="read")
+    assert not result.ok and isinstance(result.error, TimeoutError)
+    assert result.attempts == 3 and len(result.retried) == 2
+    assert all("secret" not in line and "sig=***" in line for line in result.retried)
+    with pytest.raises(TimeoutError):
+        result.unwrap()
+
+
+def test_a_policy_retries_only_what_its_predicate_accepts() -> None:
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 2:
+            raise KeyError("not usually transient")
+        return "ok"
+
+    policy = RetryPolicy(attempts=3, base=0.001, retryable=lambda e: isinstance(e, KeyError))
+    assert policy.call(flaky, what="lookup") == "ok" and len(calls) == 2
