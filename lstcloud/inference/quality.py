@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from lstcloud.cube.quality import LOW_NDVI, NEAR_PX, QualityFlag
 
-__all__ = ["QualityFlag", "quality_flags", "region_edge_mask"]
+__all__ = ["LOW_NDVI", "NEAR_PX", "QualityFlag", "quality_flags", "region_edge_mask"]
 
 
 def quality_flags(
