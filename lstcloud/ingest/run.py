@@ -185,7 +185,7 @@ def ingest(
     from lstcloud.cluster import client_context
     from lstcloud.cube import create_cube
     from lstcloud.cube.status import read_status
-    from lstcloud.grid import CubeGrid, resolve_region
+    from lstcloud.grid import CubeGrid
     from lstcloud.storage import default_storage_options
 
     t0 = time.perf_counter()
@@ -194,8 +194,8 @@ def ingest(
     sources = sources_for(provider, lst=lst_product, ndvi=ndvi_product)
     specs = sources.specs(include_night=include_night)
     policies = resolve_qc_policies(qc_policy, [spec.name for spec in specs.values()])
-    tiles = resolve_region(region)
-    grid = CubeGrid(tiles, chunks_1km=chunks_1km)
+    # from_region refuses a region across the antimeridian (never a whole-world-wide grid)
+    grid = CubeGrid.from_region(region, chunks_1km=chunks_1km)
     tile_ids = [t.id for t in grid.tiles]
     if storage_options is None:
         storage_options = default_storage_options(cube_url)
