@@ -45,7 +45,8 @@ def _pg_bin() -> Path:
     if found:
         return Path(found).resolve().parent
     raise RuntimeError(
-        "PostgreSQL is not installed (no initdb): apt-get install postgresql postgresql-15-postgis-3"
+        "PostgreSQL is not installed (no initdb): "
+        "apt-get install postgresql postgresql-15-postgis-3"
     )
 
 
