@@ -138,7 +138,24 @@ def write_geotiff(ds: xr.Dataset, path: str | Path, *, variable: str = LST_VAR) 
     da.encoding = {}
     out = Path(path)
     da.rio.to_raster(out, driver="GTiff", tiled=True, compress="DEFLATE")
+    _tag_bands(out, units=str(ds[variable].attrs.get("units", "")))
     return out
+
+
+def _tag_bands(path: Path, *, units: str) -> None:
+    """Band unit, scale (1) and offset (0) as GDAL band metadata, readable by QGIS and GDAL."""
+    import rasterio
+
+    with rasterio.open(path, "r+") as dst:
+        if units:
+            dst.units = (units,) * dst.count
+        dst.scales = (1.0,) * dst.count
+        dst.offsets = (0.0,) * dst.count
+        for band in range(1, dst.count + 1):
+            tags = {"scale_factor": "1.0", "add_offset": "0.0"}
+            if units:
+                tags["units"] = units
+            dst.update_tags(band, **tags)
 
 
 def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
