@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 
+from lstcloud.cli.ingest import add_worker_timeout_argument
 from lstcloud.core.dates import as_date
 from lstcloud.core.errors import ConfigError
 
@@ -59,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=int, default=2, help="tiles per model call")
     p.add_argument("--overwrite", action="store_true", help="recompute complete days")
+    add_worker_timeout_argument(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -85,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             tile_1km=args.tile,
             batch_size=args.batch_size,
             overwrite=args.overwrite,
+            worker_timeout=args.worker_timeout,
         )
     except ConfigError as exc:
         message = " ".join(str(exc).split())

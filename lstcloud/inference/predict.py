@@ -36,7 +36,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from lstcloud.cluster import client_context
+from lstcloud.cluster import as_completed_with_workers, client_context
 from lstcloud.core.dates import day_range
 from lstcloud.core.errors import CubeError, LstcloudError
 from lstcloud.core.redact import redact_text, redact_url
@@ -351,6 +351,7 @@ def predict_cube(
     batch_size: int = 2,
     overwrite: bool = False,
     retries: int = 2,
+    worker_timeout: float | None = None,
 ) -> PredictSummary:
     """Super-resolve the days ``start..end`` of an input cube into a product cube.
 
@@ -382,6 +383,10 @@ def predict_cube(
         without granule got one, a tile was re-ingested).
     retries
         Task retries for transient storage errors (worker loss is retried by the scheduler).
+    worker_timeout
+        Seconds to wait with no Dask worker connected before giving up
+        (:func:`lstcloud.cluster.as_completed_with_workers`; default
+        ``LSTCLOUD_WORKER_TIMEOUT`` or 120 s).
 
     Returns
     -------
@@ -433,10 +438,12 @@ def predict_cube(
         info=info,
         plan=plan,
         inputs=inputs,
+        retries=retries,
+        worker_timeout=worker_timeout,
     )
     with contextlib.ExitStack() as stack:
         cl = stack.enter_context(_client_for(client, scheduler)) if chosen.todo else None
-        ran = job.run(cl, model, chosen, done, device=requested, retries=retries)
+        ran = job.run(cl, model, chosen, done, device=requested)
     product.publish_complete_days()
     return replace(
         summary,
@@ -504,6 +511,8 @@ class _PredictJob:
     info: _ModelInfo
     plan: HaloPlan
     inputs: dict[dt.date, InputState]
+    retries: int
+    worker_timeout: float | None
 
     def run(
         self,
@@ -513,7 +522,6 @@ class _PredictJob:
         done: dict[dt.date, dict[str, Any]],
         *,
         device: str,
-        retries: int,
     ) -> _Ran:
         """Register the model, prepare the product, compute ``chosen.todo``, mark each day."""
         ran = _Ran()
@@ -544,7 +552,7 @@ class _PredictJob:
         aligned = align_inputs(self.ds["lst_day"].data[0], self.ds["ndvi"].data[0], self.plan)[0]
         ran.halo_share = halo_share(aligned.chunks, self.plan)
         if client is not None and plugin is not None:
-            self._compute(client, plugin, chosen.todo, ran, retries=retries)
+            self._compute(client, plugin, chosen.todo, ran)
         return ran
 
     def _compute(
@@ -553,11 +561,7 @@ class _PredictJob:
         plugin: ModelPlugin,
         todo: tuple[dt.date, ...],
         ran: _Ran,
-        *,
-        retries: int,
     ) -> None:
-        from distributed import as_completed
-
         resources = {"GPU": 1} if plugin.gpu_only else None
         targets = self.product.arrays()
         graphs = {
@@ -577,9 +581,11 @@ class _PredictJob:
         # tasks, so they (and only they) land on the GPU workers
         unfused = {"optimization.fuse.active": False} if resources else {}
         with dask.config.set(unfused):
-            futures = client.compute([g for g, _ in graphs.values()], retries=retries)
+            futures = client.compute([g for g, _ in graphs.values()], retries=self.retries)
         by_future = dict(zip(futures, graphs, strict=True))
-        for fut in as_completed(futures, loop=client.loop):
+        for fut in as_completed_with_workers(
+            client, futures, timeout=self.worker_timeout, what="day predictions"
+        ):
             day = by_future[fut]
             try:
                 fut.result()

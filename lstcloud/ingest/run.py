@@ -28,7 +28,7 @@ from lstcloud.core.redact import redact_url
 from lstcloud.core.storage import default_storage_options
 from lstcloud.cube.status import TileDayStatus, read_status
 from lstcloud.cube.store import create_cube
-from lstcloud.grid import CubeGrid, resolve_region
+from lstcloud.grid import CubeGrid
 from lstcloud.ingest.plan import TileDayTask, WindowPlan, plan_tasks, plan_window
 from lstcloud.ingest.qc import QCPolicyOption, resolve_qc_policies
 from lstcloud.ingest.record import record_outcome
@@ -101,6 +101,7 @@ def ingest(
     retry: RetryPolicy | None = None,
     qc_policy: QCPolicyOption = None,
     recheck_no_input: bool = False,
+    worker_timeout: float | None = None,
 ) -> IngestSummary:
     """Ingest MODIS LST and 250 m NDVI for a region and a window of days into the input cube.
 
@@ -108,10 +109,8 @@ def ingest(
 
     Parameters
     ----------
-    provider
-        ``"planetary-computer"`` or ``"lpcloud"`` (see :mod:`lstcloud.catalog`).
-    stac_url
-        The STAC API root.
+    provider, stac_url
+        ``"planetary-computer"`` or ``"lpcloud"`` (see :mod:`lstcloud.catalog`); the API root.
     region
         A named region (``"europe"``, ``"conus"``, ``"africa"``), tile ids (``"h18v04,h19v04"``)
         or a lon/lat bbox; the cube covers the whole tiles.
@@ -121,16 +120,13 @@ def ingest(
         Local folder or ``s3://bucket/prefix`` of the input cube (created or extended).
     scheduler, client
         A Dask scheduler address or a client; by default a local cluster is started and closed.
-    include_night
-        Also ingest the night LST.
-    lst_product, ndvi_product
-        Override the provider's default sources (:data:`lstcloud.ingest.sources.DEFAULT_SOURCES`).
+    include_night, lst_product, ndvi_product
+        Also ingest the night LST; override the provider's default sources
+        (:data:`lstcloud.ingest.sources.DEFAULT_SOURCES`).
     storage_options
         fsspec options for the cube store (default: from the environment).
-    apply_qc
-        Mask pixels rejected by the QC policy (``qc_policy``).
-    chunks_1km
-        1 km chunk edge for a new cube (the 250 m chunks are four times larger).
+    apply_qc, chunks_1km
+        Mask pixels the QC policy rejects; the 1 km chunk edge of a new cube (250 m: 4x).
     progress, modifier
         Show a progress bar; a pystac-client modifier for item hrefs (the provider signs them).
     retry
@@ -142,6 +138,9 @@ def ingest(
     recheck_no_input
         Search the catalogue again for every ``no_input`` (day, tile) of the window, not only
         those within the search made anyway (:func:`~lstcloud.ingest.plan.plan_window`).
+    worker_timeout
+        Seconds with no Dask worker connected before giving up with
+        :class:`lstcloud.cluster.NoWorkersError` (default ``LSTCLOUD_WORKER_TIMEOUT`` or 120 s).
 
     Returns
     -------
@@ -166,7 +165,8 @@ def ingest(
     summary = IngestSummary(cube_url=redact_url(cube_url))
     status = _open_window(
         cube_url,
-        grid=CubeGrid(resolve_region(region), chunks_1km=chunks_1km),
+        # from_region refuses a region across the antimeridian (never a whole-world-wide grid)
+        grid=CubeGrid.from_region(region, chunks_1km=chunks_1km),
         dates=dates,
         include_night=include_night,
         storage_options=storage_options,
@@ -187,13 +187,14 @@ def ingest(
         )
         summary.found = len(granules)
         tasks = plan_tasks(granules, dates=plan.search_dates, tiles=plan.search_tiles, specs=specs)
-        runner = _TaskRunner(cube_url, dict(storage_options or {}), apply_qc, retry, policies)
+        runner = _TaskRunner(
+            cube_url, dict(storage_options), apply_qc, retry, policies, progress, worker_timeout
+        )
         summary.outcomes.extend(
             runner.run(
                 [t for t in tasks if (t.date, t.tile) in plan.wanted],
                 search_errors,
                 client=client if client is not None else scheduler,
-                progress=progress,
             )
         )
     summary.outcomes.sort(key=lambda o: (o.date, o.tile))
@@ -262,6 +263,8 @@ class _TaskRunner:
     apply_qc: bool
     retry: RetryPolicy
     qc_policy: Mapping[str, Any]
+    progress: bool
+    worker_timeout: float | None
 
     def run(
         self,
@@ -269,7 +272,6 @@ class _TaskRunner:
         search_errors: Mapping[str, str],
         *,
         client: Any,
-        progress: bool,
     ) -> list[TileDayOutcome]:
         """The outcome of every task; ``client``: a client, a scheduler address or ``None``."""
         outcomes: list[TileDayOutcome] = []
@@ -302,7 +304,15 @@ class _TaskRunner:
                 )
                 for task in runnable
             ]
-            outcomes.extend(_collect(dask_client, futures, runnable, progress=progress))
+            outcomes.extend(
+                _collect(
+                    dask_client,
+                    futures,
+                    runnable,
+                    progress=self.progress,
+                    worker_timeout=self.worker_timeout,
+                )
+            )
         return outcomes
 
     def record_search_failure(self, task: TileDayTask, why: list[str]) -> TileDayOutcome:
@@ -321,17 +331,29 @@ class _TaskRunner:
 
 
 def _collect(
-    client: Any, futures: list[Any], tasks: list[TileDayTask], *, progress: bool
+    client: Any,
+    futures: list[Any],
+    tasks: list[TileDayTask],
+    *,
+    progress: bool,
+    worker_timeout: float | None = None,
 ) -> list[TileDayOutcome]:
-    """Gather task outcomes as they finish, with a progress bar; a crashed task is a failure."""
-    from distributed import as_completed
+    """Gather task outcomes as they finish, with a progress bar; a crashed task is a failure.
+
+    Raises :class:`lstcloud.cluster.NoWorkersError` when no worker is left for
+    ``worker_timeout`` seconds.
+    """
     from tqdm.auto import tqdm
+
+    from lstcloud.cluster import as_completed_with_workers
 
     by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
     outcomes: list[TileDayOutcome] = []
     bar = tqdm(total=len(futures), desc="ingest (day, tile)", unit="tile-day", disable=not progress)
     try:
-        for future in as_completed(futures, loop=client.loop):
+        for future in as_completed_with_workers(
+            client, futures, timeout=worker_timeout, what="ingest tasks"
+        ):
             task = by_key[future.key]
             try:
                 outcome = future.result()
