@@ -111,7 +111,6 @@ def _run_aster(args: argparse.Namespace) -> int:
 
 def _run_aster_cv(args: argparse.Namespace) -> int:
     import shlex
-    import sys
 
     from lstcloud.evaluate import methods as m
     from lstcloud.evaluate.aster import AsterConfig
@@ -139,7 +138,12 @@ def _run_aster_cv(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     write_report(outcome.result, args.report)
-    command = "lstcloud " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    parts = ["lstcloud", "evaluate", "aster", "--cv", str(args.cv), "--data", str(args.data),
+             "--methods", args.methods, *[f"--model={p}" for p in args.model],
+             "--report", str(args.report)]
+    if args.max_steps is not None:
+        parts += ["--max-steps", str(args.max_steps)]
+    command = " ".join(shlex.quote(a) for a in parts)
     path = write_cv_summary(outcome, args.report, command=command)
     for name, row in outcome.summary.items():
         if "wins_vs_bicubic" not in row:

@@ -91,6 +91,11 @@ class EnsembleModel:
         return -(-rf // 8) * 8
 
     @property
+    def device(self) -> torch.device:
+        """The device of the first member (all members are moved together by :meth:`to`)."""
+        return torch.device(getattr(self.members[0], "device", "cpu"))
+
+    @property
     def passes(self) -> int:
         """Network passes per prediction: members x TTA transforms (the cost factor)."""
         return len(self.members) * len(TTA_MODES[self.tta])

@@ -21,7 +21,7 @@ from lstcloud.models.ensemble import ENSEMBLE, load_ensemble
 __all__ = ["SHIPPED_MODELS", "available_models", "load_model", "shipped_models_dir"]
 
 #: Models shipped in ``lstcloud/data/models/<name>/``.
-SHIPPED_MODELS: tuple[str, ...] = ("sif-cnn-sr1", "sif-cnn-sr2", "sc-unet")
+SHIPPED_MODELS: tuple[str, ...] = ("default", "sif-cnn-sr1", "sif-cnn-sr2", "sc-unet")
 
 
 def shipped_models_dir() -> Path:

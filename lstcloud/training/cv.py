@@ -36,11 +36,17 @@ from rasterio.warp import Resampling, reproject
 
 from lstcloud.errors import ConfigError
 from lstcloud.evaluate.aster import AsterConfig, aster_valid_mask, evaluate_aster, to_aster_grid
-from lstcloud.evaluate.datasets import DevSample, iter_dev_samples, list_dev_samples
+from lstcloud.evaluate.datasets import (
+    DevSample,
+    fill_nearest,
+    iter_dev_samples,
+    list_dev_samples,
+)
 from lstcloud.evaluate.methods import Method, resolve_method
 from lstcloud.evaluate.metrics import score
 from lstcloud.evaluate.results import ProtocolResult
-from lstcloud.models.ensemble import ENSEMBLE, EnsembleModel
+from lstcloud.inference.quality import QualityFlag, quality_flags
+from lstcloud.models.ensemble import ENSEMBLE, TTA_MODES, EnsembleModel
 from lstcloud.models.registry import load_model
 from lstcloud.training.config import TrainConfig
 from lstcloud.training.folds import FOLD_RULE, FoldMember, assign_folds, train_fold_member
@@ -107,6 +113,7 @@ class CVOutcome:
     summary: dict[str, dict[str, Any]]
     oracle: dict[str, float]
     fold_models: dict[str, list[str]] = field(default_factory=dict)
+    uncertainty: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def oracle_prediction(sample: DevSample) -> np.ndarray:
@@ -150,11 +157,11 @@ def _oracle_scores(samples: Sequence[DevSample], config: AsterConfig) -> dict[st
 def _fold_method(
     method: CVMethod, *, data: Path, train_samples: list[str], root: Path, fold: int,
     max_steps: int | None, threads: int | None, cache: dict[str, Method],
-) -> tuple[Method, list[str]]:
+) -> tuple[Method, list[str], Any]:
     if not method.learned:
         if method.name not in cache:
             cache[method.name] = resolve_method(method.name, device="cpu")
-        return cache[method.name], []
+        return cache[method.name], [], None
     folders = [
         train_fold_member(FoldMember(c), data=data, train_samples=train_samples, root=root,
                           fold=fold, max_steps=max_steps, threads=threads)
@@ -169,7 +176,7 @@ def _fold_method(
         return np.asarray(model.predict(lst, ndvi), np.float32)
 
     rel = [str(f.relative_to(root)) for f in folders]
-    return Method(method.name, predict, True, f"cv fold model ({', '.join(rel)})"), rel
+    return Method(method.name, predict, True, f"cv fold model ({', '.join(rel)})"), rel, model
 
 
 def _merge(total: ProtocolResult | None, part: ProtocolResult, fold: int) -> ProtocolResult:
@@ -230,21 +237,29 @@ def cross_validate_aster(
     total: ProtocolResult | None = None
     cache: dict[str, Method] = {}
     fold_models: dict[str, list[str]] = {}
+    pixels: dict[str, list[dict[str, np.ndarray]]] = {}
     for fold, held in enumerate(folds):
         train_samples = [s for f in folds for s in f if s not in held]
         fold_methods = []
+        spread_models: dict[str, EnsembleModel] = {}
         for m in methods:
             bar.set_postfix_str(f"fold {fold}: {m.name}")
-            method, rel = _fold_method(m, data=data, train_samples=train_samples, root=root,
-                                       fold=fold, max_steps=max_steps, threads=threads,
-                                       cache=cache)
+            method, rel, model = _fold_method(m, data=data, train_samples=train_samples,
+                                              root=root, fold=fold, max_steps=max_steps,
+                                              threads=threads, cache=cache)
             fold_methods.append(method)
+            if isinstance(model, EnsembleModel) and len(model.members) * len(
+                    TTA_MODES[model.tta]) > 1:
+                spread_models[m.name] = model
             fold_models.setdefault(m.name, []).extend(rel)
             bar.update(len(m.members))
         bar.set_postfix_str(f"fold {fold}: scoring {len(held)} scenes against ASTER")
         part = evaluate_aster(iter_dev_samples(data, names=held), fold_methods,
                               data=str(data), config=config)
         total = _merge(total, part, fold)
+        for name, model in spread_models.items():
+            for sample in iter_dev_samples(data, names=held):
+                pixels.setdefault(name, []).append(_error_and_spread(sample, model, config))
         bar.update(1)
     bar.close()
     assert total is not None
@@ -256,7 +271,76 @@ def cross_validate_aster(
     )
     oracle = _oracle_scores(list(iter_dev_samples(data)), config)
     summary = summarize(total, oracle)
-    return CVOutcome(total, folds, summary, oracle, fold_models)
+    uncertainty = {name: uncertainty_summary(rows) for name, rows in pixels.items()}
+    return CVOutcome(total, folds, summary, oracle, fold_models, uncertainty)
+
+
+_MAX_PIXELS = 20_000
+
+
+def _error_and_spread(
+    sample: DevSample, model: EnsembleModel, config: AsterConfig
+) -> dict[str, np.ndarray]:
+    """Per scored ASTER pixel: |error| (K), the ensemble spread (K) and the quality flags."""
+    ndvi = fill_nearest(sample.ndvi_250m.data)
+    mean, spread = model.predict_with_spread(sample.lst_1km.data, ndvi)
+    flags = quality_flags(sample.lst_1km.data, sample.ndvi_250m.data).astype(np.float32)
+    grid = sample.ndvi_250m
+    on = {
+        "mean": to_aster_grid(mean, src=grid, dst=sample.aster, resampling=config.resampling),
+        "spread": to_aster_grid(spread, src=grid, dst=sample.aster, resampling=config.resampling),
+        "flags": to_aster_grid(flags, src=grid, dst=sample.aster, resampling="nearest"),
+    }
+    region = aster_valid_mask(sample.aster.data, config=config)
+    for image in on.values():
+        region &= np.isfinite(image)
+    err = np.abs(on["mean"][region] - sample.aster.data[region])
+    out = {"abs_error_k": err, "spread_k": on["spread"][region],
+           "flags": on["flags"][region].astype(np.uint8)}
+    if err.size > _MAX_PIXELS:
+        idx = np.random.default_rng(0).choice(err.size, _MAX_PIXELS, replace=False)
+        out = {k: v[idx] for k, v in out.items()}
+    return out
+
+
+def uncertainty_summary(rows: Sequence[dict[str, np.ndarray]], bins: int = 5) -> dict[str, Any]:
+    """How the spread ranks the real error: RMSE per spread quantile bin, the Spearman rank
+    correlation of spread and |error| (pooled pixels and median over scenes), and the error of
+    the pixels each quality flag marks against the unflagged ones."""
+    from scipy.stats import spearmanr
+
+    err = np.concatenate([r["abs_error_k"] for r in rows])
+    spread = np.concatenate([r["spread_k"] for r in rows])
+    flags = np.concatenate([r["flags"] for r in rows])
+    edges = np.quantile(spread, np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(edges, spread, side="right") - 1, 0, bins - 1)
+    table = [
+        {"spread_from_k": float(edges[b]), "spread_to_k": float(edges[b + 1]),
+         "mean_spread_k": float(spread[which == b].mean()),
+         "rmse_k": float(np.sqrt(np.mean(err[which == b] ** 2))),
+         "n_px": int((which == b).sum())}
+        for b in range(bins) if (which == b).any()
+    ]
+    per_scene = [float(spearmanr(r["spread_k"], r["abs_error_k"]).statistic)
+                 for r in rows if r["abs_error_k"].size > 10]
+    flag_rows = {}
+    for flag in (QualityFlag.NDVI_MISSING, QualityFlag.LOW_CONFIDENCE, QualityFlag.NEAR_INVALID):
+        marked = (flags & np.uint8(flag)) > 0
+        flag_rows[str(flag.name).lower()] = {
+            "n_px": int(marked.sum()),
+            "rmse_k": float(np.sqrt(np.mean(err[marked] ** 2))) if marked.any() else None,
+        }
+    flag_rows["ok (no flag)"] = {"n_px": int((flags == 0).sum()),
+                                  "rmse_k": float(np.sqrt(np.mean(err[flags == 0] ** 2)))}
+    return {
+        "spearman_pooled": float(spearmanr(spread, err).statistic),
+        "spearman_median_over_scenes": float(np.median(per_scene)) if per_scene else None,
+        "bins": table,
+        "flags": flag_rows,
+        "n_px": int(err.size),
+        "note": "pixels subsampled to at most 20000 per scene; |error| against ASTER, "
+                "out-of-fold",
+    }
 
 
 def summarize(result: ProtocolResult, oracle: dict[str, float]) -> dict[str, dict[str, Any]]:
@@ -297,7 +381,7 @@ def write_cv_summary(outcome: CVOutcome, out_dir: str | Path, *, command: str = 
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {"command": command, "folds": outcome.folds, "fold_rule": FOLD_RULE,
            "summary": outcome.summary, "oracle_per_sample_rmse_k": outcome.oracle,
-           "fold_models": outcome.fold_models}
+           "fold_models": outcome.fold_models, "uncertainty": outcome.uncertainty}
     from lstcloud.evaluate.results import _json_safe
 
     (out_dir / "cv.json").write_text(json.dumps(_json_safe(doc), indent=2) + "\n", "utf-8")
@@ -322,5 +406,16 @@ def write_cv_summary(outcome: CVOutcome, out_dir: str | Path, *, command: str = 
             f"{row['ssim']:.3f} | {row['wins_vs_bicubic']}/{row['n_samples']} | "
             f"{'' if math.isnan(gap) else f'{100 * gap:.0f} %'} |"
         )
+    for name, unc in outcome.uncertainty.items():
+        lines += ["", f"## {name}: spread (K) against the out-of-fold |error| against ASTER", "",
+                  f"Spearman rank correlation: {unc['spearman_pooled']:.2f} (pooled pixels), "
+                  f"{unc['spearman_median_over_scenes']:.2f} (median over scenes).", "",
+                  "| spread bin (K) | mean spread (K) | RMSE (K) | pixels |", "|---|---|---|---|"]
+        lines += [f"| {b['spread_from_k']:.2f}-{b['spread_to_k']:.2f} | {b['mean_spread_k']:.2f}"
+                  f" | {b['rmse_k']:.2f} | {b['n_px']} |" for b in unc["bins"]]
+        lines += ["", "| quality flag | RMSE (K) | pixels |", "|---|---|---|"]
+        for flag, row in unc["flags"].items():
+            rmse = "" if row["rmse_k"] is None else f"{row['rmse_k']:.2f}"
+            lines.append(f"| {flag} | {rmse} | {row['n_px']} |")
     (out_dir / "cv.md").write_text("\n".join(lines) + "\n", "utf-8")
     return out_dir / "cv.md"

@@ -87,6 +87,9 @@ def test_cross_validation_scores_every_scene_once_out_of_fold(
     assert summary["bicubic"]["wins_vs_bicubic"] == 0
     assert 0 <= summary["tiny"]["wins_vs_bicubic"] <= 6
     assert summary["tiny"]["rmse_std_k"] > 0
+    unc = outcome.uncertainty["tiny"]  # flips TTA: 4 passes, a spread per pixel
+    assert -1 <= unc["spearman_pooled"] <= 1 and len(unc["bins"]) == 5
+    assert unc["flags"]["ok (no flag)"]["n_px"] > 0
     md = write_cv_summary(outcome, tmp_path / "report", command="lstcloud evaluate aster --cv 3")
     text = md.read_text()
     assert "| tiny |" in text and "gap closed" in text and "--cv 3" in text
@@ -100,3 +103,21 @@ def test_oracle_keeps_modis_block_means(six_scenes: Path) -> None:
     ok = np.isfinite(blocks)
     assert ok.mean() > 0.3
     np.testing.assert_allclose(blocks[ok], sample.lst_1km.data[ok], atol=1e-3)
+
+
+def test_cli_cv_command_writes_the_out_of_fold_table(six_scenes: Path, tmp_path: Path,
+                                                     capsys) -> None:
+    from lstcloud.cli.main import main
+
+    report = tmp_path / "cv"
+    argv = ["evaluate", "aster", "--cv", "2", "--data", str(six_scenes), "--methods",
+            "bicubic,nearest,sc-unet", "--report", str(report), "--max-steps", "2",
+            "--threads", "1", "--no-progress"]
+    assert main(argv) == 0
+    doc = json.loads((report / "cv.json").read_text())
+    assert doc["folds"] == [["000", "020", "147"], ["007", "040", "202"]]
+    assert doc["summary"]["sc-unet"]["n_samples"] == 6
+    assert doc["command"].startswith("lstcloud evaluate aster --cv 2 --data ")
+    assert len(list((report / "folds").glob("fold*/sc-unet-*/model.json"))) == 2
+    assert (report / "metrics.json").is_file() and (report / "report.md").is_file()
+    assert "sc-unet" in capsys.readouterr().out
