@@ -68,6 +68,8 @@ def main() -> None:
                 "train_samples", "validation_samples", "files", "files_read_count",
                 "aster_files_read")} for c in member_cards},
             "validation_samples": validation,
+            "samples": sorted({s for c in member_cards for key in (
+                "train_samples", "validation_samples") for s in c["training_data"].get(key, [])}),
             "aster_files_read": any(c["training_data"].get("aster_files_read")
                                     for c in member_cards),
             "note": "derived from the members' cards (each derived from its reader's record)",

@@ -23,6 +23,7 @@ wins against bicubic, and the fraction of the bicubic-to-oracle gap closed in MS
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -38,7 +39,6 @@ from lstcloud.errors import ConfigError
 from lstcloud.evaluate.aster import AsterConfig, aster_valid_mask, evaluate_aster, to_aster_grid
 from lstcloud.evaluate.datasets import (
     DevSample,
-    fill_nearest,
     iter_dev_samples,
     list_dev_samples,
 )
@@ -46,7 +46,7 @@ from lstcloud.evaluate.methods import Method, resolve_method
 from lstcloud.evaluate.metrics import score
 from lstcloud.evaluate.results import ProtocolResult
 from lstcloud.inference.quality import QualityFlag, quality_flags
-from lstcloud.models.ensemble import ENSEMBLE, TTA_MODES, EnsembleModel
+from lstcloud.models.ensemble import ENSEMBLE, EnsembleModel
 from lstcloud.models.registry import load_model
 from lstcloud.training.config import TrainConfig
 from lstcloud.training.folds import FOLD_RULE, FoldMember, assign_folds, train_fold_member
@@ -157,6 +157,7 @@ def _oracle_scores(samples: Sequence[DevSample], config: AsterConfig) -> dict[st
 def _fold_method(
     method: CVMethod, *, data: Path, train_samples: list[str], root: Path, fold: int,
     max_steps: int | None, threads: int | None, cache: dict[str, Method],
+    spreads: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
 ) -> tuple[Method, list[str], Any]:
     if not method.learned:
         if method.name not in cache:
@@ -173,6 +174,10 @@ def _fold_method(
         model = EnsembleModel(models, tta=method.tta, name=method.name)
 
     def predict(lst: np.ndarray, ndvi: np.ndarray | None) -> np.ndarray:
+        if isinstance(model, EnsembleModel) and model.passes > 1:
+            mean, spread = model.predict_with_spread(lst, ndvi)
+            spreads[(method.name, _digest(lst))] = (mean, spread)  # uncertainty diagnostics
+            return mean
         return np.asarray(model.predict(lst, ndvi), np.float32)
 
     rel = [str(f.relative_to(root)) for f in folders]
@@ -238,28 +243,31 @@ def cross_validate_aster(
     cache: dict[str, Method] = {}
     fold_models: dict[str, list[str]] = {}
     pixels: dict[str, list[dict[str, np.ndarray]]] = {}
+    spreads: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     for fold, held in enumerate(folds):
         train_samples = [s for f in folds for s in f if s not in held]
         fold_methods = []
-        spread_models: dict[str, EnsembleModel] = {}
+        spread_models: list[str] = []
         for m in methods:
             bar.set_postfix_str(f"fold {fold}: {m.name}")
             method, rel, model = _fold_method(m, data=data, train_samples=train_samples,
                                               root=root, fold=fold, max_steps=max_steps,
-                                              threads=threads, cache=cache)
+                                              threads=threads, cache=cache,
+                                              spreads=spreads)
             fold_methods.append(method)
-            if isinstance(model, EnsembleModel) and len(model.members) * len(
-                    TTA_MODES[model.tta]) > 1:
-                spread_models[m.name] = model
+            if isinstance(model, EnsembleModel) and model.passes > 1:
+                spread_models.append(m.name)
             fold_models.setdefault(m.name, []).extend(rel)
             bar.update(len(m.members))
         bar.set_postfix_str(f"fold {fold}: scoring {len(held)} scenes against ASTER")
         part = evaluate_aster(iter_dev_samples(data, names=held), fold_methods,
                               data=str(data), config=config)
         total = _merge(total, part, fold)
-        for name, model in spread_models.items():
+        for name in spread_models:
             for sample in iter_dev_samples(data, names=held):
-                pixels.setdefault(name, []).append(_error_and_spread(sample, model, config))
+                mean, spread = spreads.pop((name, _digest(sample.lst_1km.data)))
+                pixels.setdefault(name, []).append(
+                    _error_and_spread(sample, mean, spread, config))
         bar.update(1)
     bar.close()
     assert total is not None
@@ -278,12 +286,14 @@ def cross_validate_aster(
 _MAX_PIXELS = 20_000
 
 
+def _digest(lst: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(lst, np.float32).tobytes()).hexdigest()
+
+
 def _error_and_spread(
-    sample: DevSample, model: EnsembleModel, config: AsterConfig
+    sample: DevSample, mean: np.ndarray, spread: np.ndarray, config: AsterConfig
 ) -> dict[str, np.ndarray]:
     """Per scored ASTER pixel: |error| (K), the ensemble spread (K) and the quality flags."""
-    ndvi = fill_nearest(sample.ndvi_250m.data)
-    mean, spread = model.predict_with_spread(sample.lst_1km.data, ndvi)
     flags = quality_flags(sample.lst_1km.data, sample.ndvi_250m.data).astype(np.float32)
     grid = sample.ndvi_250m
     on = {
