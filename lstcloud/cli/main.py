@@ -12,9 +12,11 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from lstcloud import __version__
+from lstcloud.cli.failure import explain, quiet_async_noise
 from lstcloud.errors import LstcloudError
 
 COMMAND_MODULES = (
@@ -59,16 +61,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        # distributed logs its clusters' life at INFO through its own config, set when it is
-        # imported (later, lazily): ask it for warnings unless the user configured it
-        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+        # distributed logs its clusters' life at INFO (and a failed task's traceback at ERROR,
+        # on every attempt) through its own config, set when it is imported (later, lazily):
+        # lstcloud reports failures itself, so ask distributed for errors only unless the user
+        # configured it; -v brings everything back
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    quiet_async_noise(args.verbose)
     try:
         result = args.func(args)
     except LstcloudError as exc:
+        if args.verbose:
+            traceback.print_exc()
         print(f"lstcloud {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # unforeseen (a dead store ...): one line, the traceback on -v
+        if args.verbose:
+            traceback.print_exc()
+        print(f"lstcloud {args.command}: error: {explain(exc, args)}", file=sys.stderr)
         return 1
     return int(result or 0)
 
