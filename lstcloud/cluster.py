@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,25 @@ from lstcloud.errors import ConfigError, LstcloudError, redact_url
 if TYPE_CHECKING:
     import distributed
 
-__all__ = ["client_context", "close_client", "get_client"]
+__all__ = [
+    "DEFAULT_WORKER_TIMEOUT",
+    "NoWorkersError",
+    "as_completed_with_workers",
+    "client_context",
+    "close_client",
+    "get_client",
+    "resolve_worker_timeout",
+]
+
+log = logging.getLogger(__name__)
+
+#: Seconds a run waits with no Dask worker connected before giving up (see
+#: :func:`as_completed_with_workers`); ``LSTCLOUD_WORKER_TIMEOUT`` overrides it.
+DEFAULT_WORKER_TIMEOUT = 120.0
+
+
+class NoWorkersError(LstcloudError):
+    """No Dask worker was connected to the scheduler for the whole worker timeout."""
 
 #: Clusters started by get_client, closed with their client by close_client.
 _OWNED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -199,3 +218,107 @@ def client_context(
         yield client
     finally:
         close_client(client)
+
+
+def resolve_worker_timeout(value: float | None = None) -> float:
+    """The worker timeout: ``value``, else ``LSTCLOUD_WORKER_TIMEOUT``, else the default.
+
+    Raises
+    ------
+    ConfigError
+        For a value that is not a positive number of seconds.
+    """
+    raw: Any = value if value is not None else os.environ.get("LSTCLOUD_WORKER_TIMEOUT")
+    if raw is None or raw == "":
+        return DEFAULT_WORKER_TIMEOUT
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"worker timeout: {raw!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise ConfigError(f"worker timeout must be > 0 seconds, got {raw!r}")
+    return seconds
+
+
+def _n_workers(client: distributed.Client) -> int | None:
+    try:
+        return len(client.nthreads())
+    except Exception as exc:  # the scheduler itself unreachable: not this watcher's call
+        log.debug("could not count the workers: %s", exc)
+        return None
+
+
+def as_completed_with_workers(
+    client: distributed.Client,
+    futures: list[Any],
+    *,
+    timeout: float | None = None,
+    what: str = "tasks",
+    poll: float = 1.0,
+) -> Iterator[Any]:
+    """Yield ``futures`` as they finish, giving up when no worker is left to run them.
+
+    Dask waits without end for a worker when every worker is gone (killed, evicted, its node
+    lost); a batch job then hangs silently. Here, while futures are pending and the scheduler
+    has no worker, a warning says the run is waiting for workers (again every 30 s); after
+    ``timeout`` seconds without any worker the pending futures are cancelled and
+    :class:`NoWorkersError` is raised (a nonzero exit: the Kubernetes Job retries).
+
+    Parameters
+    ----------
+    client
+        The client the futures belong to.
+    futures
+        The futures to wait for.
+    timeout
+        Seconds without any worker before giving up (:func:`resolve_worker_timeout`).
+    what
+        What the futures compute, for the messages (``"ingest tasks"``).
+    poll
+        Seconds between checks.
+    """
+    from distributed import wait
+
+    limit = resolve_worker_timeout(timeout)
+    pending = set(futures)
+    alone_since: float | None = None
+    told = 0.0
+    address = redact_url(str(getattr(client.scheduler, "address", "") or "the scheduler"))
+    while pending:
+        try:
+            done = wait(list(pending), timeout=poll, return_when="FIRST_COMPLETED").done
+        except TimeoutError:
+            done = set()
+        for future in done:
+            pending.discard(future)
+            yield future
+        if not pending or done:
+            alone_since = None if done else alone_since
+            continue
+        workers = _n_workers(client)
+        now = time.monotonic()
+        if workers != 0:
+            if alone_since is not None:
+                log.warning("%d Dask worker(s) back at %s: %s resume", workers, address, what)
+            alone_since = None
+            continue
+        if alone_since is None:
+            alone_since = told = now
+            log.warning(
+                "waiting for Dask workers: none is connected to %s (%d %s pending); "
+                "giving up after %.0f s without any",
+                address, len(pending), what, limit,
+            )
+        elif now - told >= 30.0:
+            told = now
+            log.warning(
+                "still waiting for Dask workers at %s (%.0f s of %.0f s)",
+                address, now - alone_since, limit,
+            )
+        if now - alone_since >= limit:
+            client.cancel(list(pending))
+            raise NoWorkersError(
+                f"no Dask worker available: none was connected to the scheduler {address} "
+                f"for {limit:.0f} s, so {len(pending)} {what} could not run; giving up "
+                "(set the worker timeout with --worker-timeout or LSTCLOUD_WORKER_TIMEOUT)"
+            )

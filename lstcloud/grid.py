@@ -15,6 +15,7 @@ Tile ``hHHvVV`` spans ``x = (H - 18) * TILE_SIZE ... + TILE_SIZE`` and
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,6 +49,7 @@ __all__ = [
     "Tile",
     "crs",
     "resolve_region",
+    "split_antimeridian",
     "tile_of",
     "tile_transform",
 ]
@@ -280,6 +282,8 @@ class CubeGrid:
             raise ConfigError(f"chunks_1km must be an integer, got {chunks_1km!r}")
         if chunks_1km <= 0 or PIXELS_PER_TILE["1km"] % int(chunks_1km):
             raise ConfigError(f"chunks_1km must divide 1200, got {chunks_1km}")
+        if _wraps_around(parsed):
+            raise ConfigError(_wrap_message(parsed))
         object.__setattr__(self, "tiles", parsed)
         object.__setattr__(self, "chunks_1km", int(chunks_1km))
 
@@ -287,7 +291,26 @@ class CubeGrid:
     def from_region(
         cls, region: str | Sequence[float] | Iterable[Tile | str], *, chunks_1km: int = 300
     ) -> CubeGrid:
-        """The grid of the tiles :func:`resolve_region` gives for ``region``."""
+        """The grid of the tiles :func:`resolve_region` gives for ``region``.
+
+        Raises
+        ------
+        ConfigError
+            For a region across the antimeridian (a lon/lat box with ``W > E``, or tiles on
+            both sides of it): a grid cannot wrap around the globe, and the rectangle between
+            the two sides would be the whole world. The message names the two boxes (or tile
+            sets) to build as separate cubes.
+        """
+        bbox = _parse_bbox(region) if isinstance(region, str | Sequence) else None
+        if bbox is not None and bbox[0] > bbox[2]:
+            parts = " and ".join(
+                "'" + ",".join(f"{v:g}" for v in part) + "'" for part in split_antimeridian(bbox)
+            )
+            raise ConfigError(
+                f"region {_region_text(region)} crosses the antimeridian (W > E): a cube grid "
+                f"cannot wrap around the globe and would be {N_TILES_H} tiles wide; build one "
+                f"cube per side of 180 deg, with the regions {parts}"
+            )
         return cls(resolve_region(region), chunks_1km=chunks_1km)
 
     # ------------------------------------------------------------------ layout
@@ -381,6 +404,48 @@ class CubeGrid:
             raise ConfigError(f"not a CubeGrid description: {data!r}") from exc
 
 
+def _wraps_around(tiles: Sequence[Tile]) -> bool:
+    """Whether ``tiles`` sit on both sides of the antimeridian (h 35 | h 0).
+
+    A cube grid is a rectangle h0..h1 that cannot wrap; tiles are "across the antimeridian"
+    when the narrowest arc of columns holding them, read around the globe, passes from h 35 to
+    h 0 and is narrower than the rectangle from the westernmost to the easternmost column.
+    """
+    columns = sorted({t.h for t in tiles})
+    straight = columns[-1] - columns[0] + 1
+    # the widest run of empty columns, circularly; the arc that wraps skips it
+    gaps = [b - a - 1 for a, b in itertools.pairwise(columns)]
+    wrap_gap = max(gaps, default=0)
+    wrapped = N_TILES_H - wrap_gap
+    return wrapped < straight
+
+
+def _wrap_message(tiles: Sequence[Tile]) -> str:
+    n = len(tiles)
+    west = sorted({t.id for t in tiles if t.h >= N_TILES_H // 2})
+    east = sorted({t.id for t in tiles if t.h < N_TILES_H // 2})
+    return (
+        f"the {n} tiles ({', '.join(t.id for t in tiles)}) lie on both sides of the antimeridian "
+        f"(180 deg): a cube grid cannot wrap around it and would span the whole world in "
+        f"between ({N_TILES_H} tiles wide for {n} wanted tiles); build one cube per side, e.g. "
+        f"a region 'W,S,180,N' for {', '.join(west)} and '-180,S,E,N' for {', '.join(east)}"
+    )
+
+
+def split_antimeridian(
+    bbox: tuple[float, float, float, float],
+) -> list[tuple[float, float, float, float]]:
+    """Split a lon/lat box ``(W, S, E, N)`` with ``W > E`` at the antimeridian.
+
+    Returns ``[bbox]`` for a box that does not cross it, else its western part
+    ``(W, S, 180, N)`` and its eastern part ``(-180, S, E, N)``: one cube per part.
+    """
+    west, south, east, north = bbox
+    if west <= east:
+        return [bbox]
+    return [(west, south, 180.0, north), (-180.0, south, east, north)]
+
+
 # ---------------------------------------------------------------------- regions
 def _bbox_tiles(west: float, south: float, east: float, north: float) -> list[Tile]:
     """Tiles whose area intersects the lon/lat box (the box boundary densified, projected)."""
@@ -408,6 +473,12 @@ def _bbox_tiles(west: float, south: float, east: float, north: float) -> list[Ti
             if poly.intersection(box(*tile.bounds)).area > 1.0:
                 out.append(tile)
     return out
+
+
+def _region_text(region: Any) -> str:
+    if isinstance(region, str):
+        return repr(region.strip())
+    return "'" + ",".join(f"{float(v):g}" for v in region) + "'"
 
 
 def _parse_bbox(region: str | Sequence[float]) -> tuple[float, float, float, float] | None:
@@ -450,7 +521,9 @@ def resolve_region(region: str | Sequence[float] | Iterable[Tile | str]) -> list
         - tile ids, ``"h18v04,h19v04"`` (commas or spaces) or a sequence of ids / :class:`Tile`;
         - a lon/lat box ``(west, south, east, north)`` in degrees, as a sequence or the string
           ``"W,S,E,N"``: every tile whose area intersects the box (ocean tiles included). A box
-          with ``west > east`` crosses the antimeridian.
+          with ``west > east`` crosses the antimeridian: its tiles are those of both parts
+          (:func:`split_antimeridian`), but no :class:`CubeGrid` holds them (a grid cannot wrap
+          around the globe); build one cube per part.
 
     Returns
     -------

@@ -15,7 +15,7 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-pytest_plugins = ["tests.servers", "tests.stac_server"]
+pytest_plugins = ["tests.servers", "tests.stac_server", "tests.pgstac_server"]
 
 
 def _shared_data_dir() -> Path:

@@ -110,6 +110,12 @@ class FaultProxy:
             def do_POST(self) -> None:
                 self._handle()
 
+            def do_PUT(self) -> None:
+                self._handle()
+
+            def do_DELETE(self) -> None:
+                self._handle()
+
         self._http = LoopbackHTTPServer(Handler)
         self.url = self._http.url
 

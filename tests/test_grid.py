@@ -20,6 +20,7 @@ from lstcloud.grid import (
     Tile,
     crs,
     resolve_region,
+    split_antimeridian,
     tile_of,
     tile_transform,
 )
@@ -310,3 +311,27 @@ def test_bbox_across_the_antimeridian():
 def test_bbox_rejects_nonsense(bad):
     with pytest.raises(ConfigError):
         resolve_region(bad)
+
+
+@pytest.mark.parametrize("region", ["170,-10,-170,10", (170.0, -10.0, -170.0, 10.0)])
+def test_a_cube_grid_across_the_antimeridian_is_refused_never_36_tiles_wide(region):
+    # the 8 tiles of the box, 4 on each side of 180 deg
+    tiles = resolve_region(region)
+    assert len(tiles) == 8 and {t.h for t in tiles} == {34, 35, 0, 1}
+    with pytest.raises(ConfigError, match="antimeridian") as info:
+        CubeGrid.from_region(region)
+    message = str(info.value)
+    # the message names the two boxes to build as separate cubes
+    assert "'170,-10,180,10'" in message and "'-180,-10,-170,10'" in message
+    with pytest.raises(ConfigError, match=r"antimeridian.*36 tiles wide for 8 wanted tiles"):
+        CubeGrid(tiles)
+    # each side on its own is a narrow grid
+    for part in split_antimeridian((170.0, -10.0, -170.0, 10.0)):
+        grid = CubeGrid.from_region(part)
+        assert grid.shape("1km") == (2 * 1200, 2 * 1200)
+
+
+def test_sparse_and_whole_world_grids_are_not_taken_for_wrapping():
+    assert CubeGrid(["h05v05", "h20v05"]).shape("1km") == (1200, 16 * 1200)
+    assert CubeGrid([Tile(h, 8) for h in range(36)]).shape("1km") == (1200, 36 * 1200)
+    assert CubeGrid.from_region("europe").h_range == (16, 21)

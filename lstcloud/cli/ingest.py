@@ -15,6 +15,20 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", required=True, help="last day, YYYY-MM-DD (inclusive)")
 
 
+def add_worker_timeout_argument(parser: argparse.ArgumentParser) -> None:
+    """``--worker-timeout SECONDS``: give up when no Dask worker is left for that long."""
+    parser.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "give up (nonzero exit) after this many seconds with no Dask worker connected; "
+            "the run logs that it is waiting meanwhile (default: LSTCLOUD_WORKER_TIMEOUT or 120)"
+        ),
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``ingest`` command."""
     p = subparsers.add_parser(
@@ -36,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_window_arguments(p)
     p.add_argument("--cube", required=True, help="input cube URL: a folder or s3://bucket/prefix")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (default: local)")
+    add_worker_timeout_argument(p)
     p.add_argument("--night", action="store_true", help="also ingest the night LST")
     p.add_argument("--lst-product", default=None, help="override the day LST product")
     p.add_argument("--ndvi-product", default=None, help="override the 250 m NDVI product")
@@ -89,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             apply_qc=not args.no_qc,
             qc_policy=qc_policy,
             recheck_no_input=args.recheck_no_input,
+            worker_timeout=args.worker_timeout,
             progress=not args.no_progress and sys.stderr.isatty(),
         )
     except ConfigError as exc:

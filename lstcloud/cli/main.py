@@ -12,9 +12,11 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from lstcloud import __version__
+from lstcloud.cli.failure import explain, quiet_async_noise
 from lstcloud.errors import LstcloudError
 
 COMMAND_MODULES = (
@@ -65,10 +67,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    quiet_async_noise(args.verbose)
     try:
         result = args.func(args)
     except LstcloudError as exc:
+        if args.verbose:
+            traceback.print_exc()
         print(f"lstcloud {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # unforeseen (a dead store ...): one line, the traceback on -v
+        if args.verbose:
+            traceback.print_exc()
+        print(f"lstcloud {args.command}: error: {explain(exc, args)}", file=sys.stderr)
         return 1
     return int(result or 0)
 

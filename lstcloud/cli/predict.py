@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 
+from lstcloud.cli.ingest import add_worker_timeout_argument
 from lstcloud.errors import ConfigError
 
 __all__ = ["register"]
@@ -57,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=int, default=2, help="tiles per model call")
     p.add_argument("--overwrite", action="store_true", help="recompute complete days")
+    add_worker_timeout_argument(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         tile_1km=args.tile,
         batch_size=args.batch_size,
         overwrite=args.overwrite,
+        worker_timeout=args.worker_timeout,
     )
     if args.json:
         print(

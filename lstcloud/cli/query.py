@@ -42,6 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--variable", default="lst_250m", help="variable of a GeoTIFF (default lst_250m)"
     )
     bbox.add_argument("--resampling", default="nearest", help="LST resampling when reprojecting")
+    bbox.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help=(
+            "use days without their completion marker (being written, interrupted, never "
+            "predicted) and flag them (a 'complete' column, an incomplete_days tag); by default "
+            "such days are refused"
+        ),
+    )
     bbox.set_defaults(func=_bbox)
 
 
@@ -59,6 +68,18 @@ def _point(args: argparse.Namespace) -> int:
     render = series_to_csv if args.format == "csv" else series_to_json
     text = render(series, args.out)
     print(describe_pixel(series), file=sys.stderr)
+    if "day_complete" in series:
+        partial = [
+            str(t)[:10]
+            for t, ok in zip(series["time"].values, series["day_complete"].values, strict=True)
+            if not ok
+        ]
+        if partial:
+            print(
+                f"warning: {len(partial)} day(s) without a completion marker (complete=false: "
+                f"partial or never predicted, not data): {_days_text(partial)}",
+                file=sys.stderr,
+            )
     if not args.out:
         sys.stdout.write(text)
     else:
@@ -73,15 +94,19 @@ def _bbox(args: argparse.Namespace) -> int:
     if not args.out and not args.stats:
         raise ConfigError("query bbox: give --out FILE.tif|FILE.nc, or --stats")
     ds = load_product(args.product)
+    _check_complete(ds, args)
     if args.stats:
         stats = bbox_statistics(ds, bbox=args.bbox, start=args.date, end=args.end or args.date)
         columns = ["mean_k", "std_k", "min_k", "max_k", "valid_pixels", "valid_fraction"]
-        print("date," + ",".join(columns))
+        flagged = "complete" in stats
+        print("date," + ",".join(columns) + (",complete" if flagged else ""))
         for i, time in enumerate(stats["time"].values):
             cells = [str(time)[:10]]
             for name in columns:
                 value = float(stats[name].values[i])
                 cells.append("" if value != value else f"{value:.4g}")
+            if flagged:
+                cells.append("true" if bool(stats["complete"].values[i]) else "false")
             print(",".join(cells))
         if not args.out:
             return 0
@@ -97,3 +122,33 @@ def _bbox(args: argparse.Namespace) -> int:
     sizes = ", ".join(f"{k}={v}" for k, v in subset.sizes.items())
     print(f"wrote {out} ({sizes})")
     return 0
+
+
+def _days_text(days: list[str], limit: int = 10) -> str:
+    shown = ", ".join(days[:limit])
+    return shown + (f" (and {len(days) - limit} more)" if len(days) > limit else "")
+
+
+def _check_complete(ds: object, args: argparse.Namespace) -> None:
+    """Refuse (or, with ``--allow-partial``, flag) the window's days without a marker."""
+    from lstcloud.errors import CubeError
+    from lstcloud.query import incomplete_days
+    from lstcloud.query._dataset import source_of, time_slice
+
+    window = time_slice(ds, args.date, args.end or args.date)  # type: ignore[arg-type]
+    partial = incomplete_days(window)
+    if not partial:
+        return
+    what = f"{len(partial)} day(s) of {source_of(window)} without a completion marker"
+    if not args.allow_partial:
+        raise CubeError(
+            f"{what} (still being written, interrupted or never predicted; their pixels are "
+            f"partial, not data): {_days_text(partial)}; refusing to "
+            f"{'compute statistics' if args.stats else 'export'} over them. Predict them "
+            "again, or give --allow-partial to use them flagged"
+        )
+    print(
+        f"warning: {what}, used as asked (--allow-partial) and flagged "
+        f"(complete=false / incomplete_days): {_days_text(partial)}",
+        file=sys.stderr,
+    )

@@ -33,6 +33,7 @@ from lstcloud.inference.quality import NEAR_PX, QualityFlag, quality_flags, regi
 
 __all__ = [
     "HaloPlan",
+    "edge_radius",
     "ensure_min_chunks",
     "plan_halo",
     "predict_tiles",
@@ -291,9 +292,20 @@ def _quality_block(
     # beyond the array edge there is no input: the model saw replicated values there
     info = block_info[None]
     (y0, y1), (x0, x1) = info["array-location"]
-    edge = region_edge_mask((y0, y1), (x0, x1), info["shape"], plan.receptive_field_px)
+    edge = region_edge_mask((y0, y1), (x0, x1), info["shape"], edge_radius(plan))
     flags[edge] |= np.uint8(QualityFlag.REGION_EDGE)
     return flags
+
+
+def edge_radius(plan: HaloPlan) -> int:
+    """Width (250 m pixels) of the band along the cube's outer boundary flagged ``region_edge``.
+
+    The model's receptive field, and at least :data:`~.quality.NEAR_PX` (one 1 km pixel): every
+    method reads the neighbouring 1 km pixels when it upsamples, and beyond the boundary there
+    are none (the input is padded by replication), so even a card claiming a smaller field
+    cannot leave the outermost 1 km pixel unflagged.
+    """
+    return max(int(plan.receptive_field_px), NEAR_PX)
 
 
 def align_inputs(

@@ -482,6 +482,7 @@ def predict_cube(
     batch_size: int = 2,
     overwrite: bool = False,
     retries: int = 2,
+    worker_timeout: float | None = None,
 ) -> PredictSummary:
     """Super-resolve the days ``start..end`` of an input cube into a product cube.
 
@@ -513,6 +514,10 @@ def predict_cube(
         without granule got one, a tile was re-ingested).
     retries
         Task retries for transient storage errors (worker loss is retried by the scheduler).
+    worker_timeout
+        Seconds to wait with no Dask worker connected before giving up
+        (:func:`lstcloud.cluster.as_completed_with_workers`; default
+        ``LSTCLOUD_WORKER_TIMEOUT`` or 120 s).
 
     Returns
     -------
@@ -618,9 +623,11 @@ def predict_cube(
             with dask.config.set(unfused):
                 futures = cl.compute([g for g, _ in graphs.values()], retries=retries)
             by_future = dict(zip(futures, graphs, strict=True))
-            from distributed import as_completed
+            from lstcloud.cluster import as_completed_with_workers
 
-            for fut in as_completed(futures, loop=cl.loop):
+            for fut in as_completed_with_workers(
+                cl, futures, timeout=worker_timeout, what="day predictions"
+            ):
                 day = by_future[fut]
                 try:
                     fut.result()

@@ -15,8 +15,10 @@ value  name                meaning
                            where NDVI explains LST texture
 8      near_invalid        an invalid input (1 km LST or 250 m NDVI) lies within ``near_px``
                            250 m pixels (default 4 = one 1 km pixel): cloud edges, coasts
-16     region_edge         within the model's receptive field of the edge of the cube's region:
-                           the model saw replicated inputs beyond the edge
+16     region_edge         within the model's receptive field (at least ``near_px``) of the
+                           cube's outer boundary: beyond it there is no input, the model saw
+                           the edge values replicated, and the output differs from what a
+                           larger cube would give (by kelvins within a few pixels)
 255    not_computed        fill value: the day/pixel was never predicted
 =====  ==================  ===================================================================
 """
@@ -68,7 +70,8 @@ def quality_attrs() -> dict[str, object]:
             "0 = ok; 1 = 1 km LST input missing (lst_250m is NaN); 2 = 250 m NDVI missing; "
             f"4 = NDVI < {LOW_NDVI} (low confidence: bare soil, desert, snow, water); "
             f"8 = an invalid input within {NEAR_PX} px (cloud edge, coast); "
-            "16 = within the model's receptive field of the region edge; "
+            "16 = within the model's receptive field of the cube's outer boundary (input padded "
+            "there: values differ from a larger cube's); "
             f"{NOT_COMPUTED} = not computed"
         ),
     }

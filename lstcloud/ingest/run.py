@@ -112,6 +112,7 @@ def ingest(
     retry: RetryPolicy | None = None,
     qc_policy: QCPolicyOption = None,
     recheck_no_input: bool = False,
+    worker_timeout: float | None = None,
 ) -> IngestSummary:
     """Ingest MODIS LST and 250 m NDVI for a region and a window of days into the input cube.
 
@@ -158,6 +159,10 @@ def ingest(
         granules may have been published since). By default a rerun rechecks only those that lie
         within the search it makes anyway for other work (same days range and tiles), so that a
         window of ocean tiles costs nothing to rerun.
+    worker_timeout
+        Seconds to wait with no Dask worker connected before giving up with
+        :class:`lstcloud.cluster.NoWorkersError` (default ``LSTCLOUD_WORKER_TIMEOUT`` or 120 s);
+        the (day, tile) not done then have no record and are redone by the next run.
 
     Returns
     -------
@@ -185,7 +190,7 @@ def ingest(
     from lstcloud.cluster import client_context
     from lstcloud.cube import create_cube
     from lstcloud.cube.status import read_status
-    from lstcloud.grid import CubeGrid, resolve_region
+    from lstcloud.grid import CubeGrid
     from lstcloud.storage import default_storage_options
 
     t0 = time.perf_counter()
@@ -194,8 +199,8 @@ def ingest(
     sources = sources_for(provider, lst=lst_product, ndvi=ndvi_product)
     specs = sources.specs(include_night=include_night)
     policies = resolve_qc_policies(qc_policy, [spec.name for spec in specs.values()])
-    tiles = resolve_region(region)
-    grid = CubeGrid(tiles, chunks_1km=chunks_1km)
+    # from_region refuses a region across the antimeridian (never a whole-world-wide grid)
+    grid = CubeGrid.from_region(region, chunks_1km=chunks_1km)
     tile_ids = [t.id for t in grid.tiles]
     if storage_options is None:
         storage_options = default_storage_options(cube_url)
@@ -319,7 +324,11 @@ def ingest(
             )
             for task in runnable
         ]
-        summary.outcomes.extend(_collect(dask_client, futures, runnable, progress=progress))
+        summary.outcomes.extend(
+            _collect(
+                dask_client, futures, runnable, progress=progress, worker_timeout=worker_timeout
+            )
+        )
 
     summary.outcomes.sort(key=lambda o: (o.date, o.tile))
     summary.seconds = time.perf_counter() - t0
@@ -368,17 +377,29 @@ def _record_search_failure(
 
 
 def _collect(
-    client: Any, futures: list[Any], tasks: list[TileDayTask], *, progress: bool
+    client: Any,
+    futures: list[Any],
+    tasks: list[TileDayTask],
+    *,
+    progress: bool,
+    worker_timeout: float | None = None,
 ) -> list[TileDayOutcome]:
-    """Gather task outcomes as they finish, with a progress bar; a crashed task is a failure."""
-    from distributed import as_completed
+    """Gather task outcomes as they finish, with a progress bar; a crashed task is a failure.
+
+    Raises :class:`lstcloud.cluster.NoWorkersError` when no worker is left for
+    ``worker_timeout`` seconds.
+    """
     from tqdm.auto import tqdm
+
+    from lstcloud.cluster import as_completed_with_workers
 
     by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
     outcomes: list[TileDayOutcome] = []
     bar = tqdm(total=len(futures), desc="ingest (day, tile)", unit="tile-day", disable=not progress)
     try:
-        for future in as_completed(futures, loop=client.loop):
+        for future in as_completed_with_workers(
+            client, futures, timeout=worker_timeout, what="ingest tasks"
+        ):
             task = by_key[future.key]
             try:
                 outcome = future.result()

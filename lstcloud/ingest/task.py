@@ -226,10 +226,34 @@ def _read_group(
         if data.shape != expected:
             raise GranuleReadError(f"{what}: {name} has shape {data.shape}, expected {expected}")
         arrays[role] = data
-    granule_tile = ds.attrs.get("tile")
-    if granule_tile and granule_tile != task.tile:
-        raise GranuleReadError(f"{what}: the file is tile {granule_tile}, not {task.tile}")
+    _check_identity(ds.attrs, task, granule, spec)
     return arrays, _size_of(href, options)
+
+
+def _check_identity(
+    attrs: Mapping[str, Any], task: TileDayTask, granule: Any, spec: ProductSpec
+) -> None:
+    """Refuse a granule whose own date or tile (from its file) is not the (day, tile) written.
+
+    The catalogue's item says which day and tile a granule is for; the file itself says which it
+    is (:func:`lstcloud.readers.identity.granule_identity`: its metadata, grid, file name). A
+    STAC item with a wrong ``datetime`` would otherwise file a good granule under the wrong day.
+    """
+    own_tile = attrs.get("tile") or None
+    own_date = attrs.get("date") or None
+    wanted = spec.period_start(task.date)
+    label = _href_label(granule.href)
+    if own_tile is not None and own_tile != task.tile:
+        raise GranuleReadError(
+            f"item {granule.item_id} is catalogued as {spec.name} {granule.tile} but its file "
+            f"({label}) is tile {own_tile}, not {task.tile}: not written into {task.tile}"
+        )
+    if own_date is not None and own_date != wanted.isoformat():
+        period = "" if wanted == task.date else f" (the period starting {wanted})"
+        raise GranuleReadError(
+            f"item {granule.item_id} is catalogued as {spec.name} of {granule.date} but its file "
+            f"({label}) is of {own_date}, not {task.date}{period}: not written under {task.date}"
+        )
 
 
 def _groups(task: TileDayTask) -> list[list[str]]:

@@ -10,7 +10,14 @@ Open the product with :func:`lstcloud.open_product` (or :func:`load_product`), t
 
 from __future__ import annotations
 
-from lstcloud.query._dataset import LST_VAR, QUALITY_VAR, load_product, product_crs
+from lstcloud.query._dataset import (
+    LST_VAR,
+    QUALITY_VAR,
+    day_complete_flags,
+    incomplete_days,
+    load_product,
+    product_crs,
+)
 from lstcloud.query.bbox import bbox_statistics, bbox_subset, parse_bbox, reproject
 from lstcloud.query.export import (
     describe_pixel,
@@ -32,7 +39,9 @@ __all__ = [
     "bbox_statistics",
     "bbox_subset",
     "complete_days",
+    "day_complete_flags",
     "describe_pixel",
+    "incomplete_days",
     "load_product",
     "nearest_pixel",
     "parse_bbox",

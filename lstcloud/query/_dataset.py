@@ -18,6 +18,8 @@ __all__ = [
     "QUALITY_VAR",
     "SINUSOIDAL_PROJ",
     "as_date",
+    "day_complete_flags",
+    "incomplete_days",
     "load_product",
     "pixel_size",
     "product_crs",
@@ -127,3 +129,32 @@ def time_slice(ds: xr.Dataset, start: Any = None, end: Any = None) -> xr.Dataset
             np.datetime64(last, "ns") if last else None,
         )
     )
+
+
+def day_complete_flags(ds: xr.Dataset, times: Any = None) -> np.ndarray | None:
+    """Whether each day of ``times`` (default: ``ds``'s) has its completion marker.
+
+    The product lists its complete days in the attribute ``complete_days`` (from the markers
+    ``_lstcloud/days/<date>.json``, written after every chunk of a day). A day without one is
+    being written, was interrupted or was never predicted: its pixels are partial (NaN where
+    nothing is written yet), not data. ``None`` when the product does not list its days.
+    """
+    listed = ds.attrs.get("complete_days")
+    if listed is None:
+        return None
+    if times is None:
+        if "time" not in ds.dims:
+            return None
+        times = ds["time"].values
+    done = np.array(sorted(str(d)[:10] for d in listed), dtype="datetime64[D]")
+    days = np.asarray(times).astype("datetime64[D]")
+    return np.isin(days, done)
+
+
+def incomplete_days(ds: xr.Dataset) -> list[str]:
+    """ISO dates of the days of ``ds`` without their completion marker (empty when unknown)."""
+    flags = day_complete_flags(ds)
+    if flags is None:
+        return []
+    days = ds["time"].values.astype("datetime64[D]")
+    return [str(d) for d, ok in zip(days, flags, strict=True) if not ok]

@@ -15,6 +15,8 @@ from lstcloud.errors import ConfigError, CubeError
 from lstcloud.query._dataset import (
     LST_VAR,
     QUALITY_VAR,
+    day_complete_flags,
+    incomplete_days,
     pixel_size,
     product_crs,
     source_of,
@@ -70,7 +72,10 @@ def bbox_subset(
     Returns
     -------
     xarray.Dataset
-        ``lst_250m`` (time, y, x) and ``lst_250m_quality`` with a ``spatial_ref`` CRS.
+        ``lst_250m`` (time, y, x) and ``lst_250m_quality`` with a ``spatial_ref`` CRS;
+        ``day_complete`` (time, bool) and the attribute ``incomplete_days`` (ISO dates) when
+        the product lists its complete days: a day without its completion marker holds partial
+        data (see :func:`lstcloud.query.incomplete_days`).
 
     Raises
     ------
@@ -97,8 +102,11 @@ def bbox_subset(
     if "time" in sub.dims and sub.sizes["time"] == 0:
         raise CubeError(f"no day between {start} and {end} in {source_of(ds)}")
     sub.attrs = {**ds.attrs, "bbox": [west, south, east, north]}
+    flags = day_complete_flags(ds, sub["time"].values) if "time" in sub.dims else None
+    if flags is not None:
+        sub.attrs["incomplete_days"] = incomplete_days(sub)
     if crs is None:
-        return sub
+        return _with_flags(sub, flags)
     from rioxarray.exceptions import RioXarrayError
 
     try:
@@ -109,12 +117,21 @@ def bbox_subset(
     bounds = to_target.transform_bounds(west, south, east, north, densify_pts=21)
     try:
         out = reproject(sub, crs=target, resampling=resampling)
-        return out.rio.clip_box(*bounds)
+        return _with_flags(out.rio.clip_box(*bounds), flags)
     except RioXarrayError as exc:
         raise CubeError(
             f"bbox {west},{south},{east},{north} is too small to reproject from "
             f"{source_of(ds)} to {target.name} (it needs at least 2 x 2 pixels): {exc}"
         ) from exc
+
+
+def _with_flags(sub: xr.Dataset, flags: np.ndarray | None) -> xr.Dataset:
+    """``sub`` with ``day_complete`` (time): False for a day without its completion marker."""
+    if flags is None or "time" not in sub.dims:
+        return sub
+    sub = sub.assign(day_complete=("time", flags))
+    sub["day_complete"].attrs["long_name"] = "every chunk of the day is written"
+    return sub
 
 
 def reproject(ds: xr.Dataset, *, crs: str | pyproj.CRS, resampling: str = "nearest") -> xr.Dataset:
@@ -158,7 +175,9 @@ def bbox_statistics(
     -------
     xarray.Dataset
         Per day (``time``): ``mean_k``, ``std_k``, ``min_k``, ``max_k`` (K, NaN when no valid
-        pixel), ``valid_pixels`` and ``valid_fraction`` (of the box's pixels), loaded.
+        pixel), ``valid_pixels`` and ``valid_fraction`` (of the box's pixels), loaded;
+        ``complete`` (bool) when the product lists its complete days: False for a day without
+        its completion marker, whose statistics cover only what is written so far.
     """
     sub = bbox_subset(ds, bbox=bbox, start=start, end=end)
     lst = sub[LST_VAR].astype("float32")
@@ -179,5 +198,12 @@ def bbox_statistics(
                 "valid_fraction": valid / total,
             }
         ).load()
-    stats.attrs = {"bbox": list(parse_bbox(bbox)), "pixels_in_box": total, "units": "K"}
+    if "day_complete" in sub:
+        stats["complete"] = sub["day_complete"]
+    stats.attrs = {
+        "bbox": list(parse_bbox(bbox)),
+        "pixels_in_box": total,
+        "units": "K",
+        "incomplete_days": list(sub.attrs.get("incomplete_days", [])),
+    }
     return stats

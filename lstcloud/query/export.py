@@ -26,10 +26,17 @@ __all__ = [
 
 
 def series_records(series: xr.Dataset) -> list[dict[str, Any]]:
-    """One ``{"date", "lst_k", "quality"}`` record per day of a :func:`point_series` result."""
+    """One ``{"date", "lst_k", "quality", "complete"}`` record per day of a
+    :func:`point_series` result.
+
+    ``complete`` is False for a day without its completion marker (still being written,
+    interrupted, never predicted: its value is not data, whatever its quality flag says);
+    ``None`` when the product does not list its complete days.
+    """
     records = []
     lst = series[LST_VAR].values if LST_VAR in series else None
     quality = series[QUALITY_VAR].values if QUALITY_VAR in series else None
+    complete = series["day_complete"].values if "day_complete" in series else None
     for i, time in enumerate(series["time"].values):
         value = None if lst is None or not math.isfinite(float(lst[i])) else float(lst[i])
         record: dict[str, Any] = {
@@ -38,28 +45,38 @@ def series_records(series: xr.Dataset) -> list[dict[str, Any]]:
         }
         if quality is not None:
             record["quality"] = int(quality[i])
+        record["complete"] = None if complete is None else bool(complete[i])
         records.append(record)
     return records
 
 
 def series_to_csv(series: xr.Dataset, path: str | Path | None = None) -> str:
-    """CSV of a point series (``date,lst_k,quality``; empty ``lst_k`` where invalid).
+    """CSV of a point series (``date,lst_k,quality,complete``; empty ``lst_k`` where invalid;
+    ``complete`` is ``true``/``false``, empty when the product does not list its days).
 
     Plain CSV (no comment lines, so ``pandas.read_csv`` reads it as is); the pixel's location
     is given by :func:`describe_pixel` and in the JSON form. Returns the text, and writes it to
     ``path`` when given.
     """
     records = series_records(series)
-    columns = ["date", "lst_k", *(["quality"] if QUALITY_VAR in series else [])]
+    columns = ["date", "lst_k", *(["quality"] if QUALITY_VAR in series else []), "complete"]
     buf = io.StringIO()
     buf.write(",".join(columns) + "\n")
     for record in records:
-        cells = ["" if record.get(c) is None else str(record[c]) for c in columns]
+        cells = [_cell(record.get(c)) for c in columns]
         buf.write(",".join(cells) + "\n")
     text = buf.getvalue()
     if path is not None:
         Path(path).write_text(text)
     return text
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def describe_pixel(series: xr.Dataset) -> str:
@@ -107,6 +124,9 @@ def write_geotiff(ds: xr.Dataset, path: str | Path, *, variable: str = LST_VAR) 
     if da.rio.crs is None:
         da = da.rio.write_crs(product_crs(ds))
     da = da.rio.set_spatial_dims(x_dim="x", y_dim="y")
+    partial = [str(d) for d in ds.attrs.get("incomplete_days", [])]
+    if partial:  # exported with --allow-partial: the file says which bands are not data
+        da.attrs["incomplete_days"] = ",".join(partial)
     if "time" in da.dims:
         dates = [str(np.datetime_as_string(t, unit="D")) for t in da["time"].values]
         da = da.rename(time="band").assign_coords(band=np.arange(1, len(dates) + 1))
@@ -118,7 +138,24 @@ def write_geotiff(ds: xr.Dataset, path: str | Path, *, variable: str = LST_VAR) 
     da.encoding = {}
     out = Path(path)
     da.rio.to_raster(out, driver="GTiff", tiled=True, compress="DEFLATE")
+    _tag_bands(out, units=str(ds[variable].attrs.get("units", "")))
     return out
+
+
+def _tag_bands(path: Path, *, units: str) -> None:
+    """Band unit, scale (1) and offset (0) as GDAL band metadata, readable by QGIS and GDAL."""
+    import rasterio
+
+    with rasterio.open(path, "r+") as dst:
+        if units:
+            dst.units = (units,) * dst.count
+        dst.scales = (1.0,) * dst.count
+        dst.offsets = (0.0,) * dst.count
+        for band in range(1, dst.count + 1):
+            tags = {"scale_factor": "1.0", "add_offset": "0.0"}
+            if units:
+                tags["units"] = units
+            dst.update_tags(band, **tags)
 
 
 def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:

@@ -13,6 +13,7 @@ from lstcloud.errors import ConfigError, CubeError
 from lstcloud.query._dataset import (
     LST_VAR,
     QUALITY_VAR,
+    day_complete_flags,
     pixel_size,
     product_crs,
     source_of,
@@ -106,10 +107,8 @@ def point_series(
     if LST_VAR in out:
         out[LST_VAR] = out[LST_VAR].astype(np.float32)
         out[LST_VAR].attrs.setdefault("units", "K")
-    listed = ds.attrs.get("complete_days")
-    if listed is not None and "time" in out.dims:
-        done = np.array(sorted(str(d) for d in listed), dtype="datetime64[D]")
-        days = out["time"].values.astype("datetime64[D]")
-        out["day_complete"] = ("time", np.isin(days, done))
+    flags = day_complete_flags(ds, out["time"].values) if "time" in out.dims else None
+    if flags is not None:
+        out["day_complete"] = ("time", flags)
         out["day_complete"].attrs["long_name"] = "every chunk of the day is written"
     return out

@@ -30,13 +30,13 @@ from lstcloud.products.qc import QCPolicy
 from lstcloud.readers.cog import CogRaster, read_cog
 from lstcloud.readers.decode import (
     build_dataset,
-    date_from_name,
     ndvi_from_reflectance,
     raw_variables_needed,
     resolve_variables,
 )
 from lstcloud.readers.fetch import local_copy
 from lstcloud.readers.hdf4 import read_hdf4
+from lstcloud.readers.identity import granule_identity
 
 __all__ = ["is_cog_href", "ndvi_from_reflectance", "read_granule"]
 
@@ -145,10 +145,8 @@ def _read_hdf(
     with local_copy(href, storage_options=storage_options) as path:
         granule = read_hdf4(path, needed, href=href, grid_name=spec.grid_name)
     core = granule.core
-    tile = None
-    if isinstance(core.get("h"), int) and isinstance(core.get("v"), int):
-        tile = f"h{core['h']:02d}v{core['v']:02d}"
-    date = core.get("start_date") or date_from_name(href.rsplit("/", 1)[-1])
+    # the granule's own date and tile (metadata, grid, file name; refused when they disagree)
+    date, tile = granule_identity(href, core=core, transform=granule.grid.transform)
     return build_dataset(
         granule.arrays,
         spec,
@@ -157,7 +155,7 @@ def _read_hdf(
         href=href,
         apply_qc=apply_qc,
         qc_policy=qc_policy,
-        date=date if isinstance(date, dt.date) else None,
+        date=date,
         end_date=core.get("end_date") if isinstance(core.get("end_date"), dt.date) else None,
         tile=tile,
         file_attrs=granule.attrs,
@@ -189,7 +187,7 @@ def _assemble(
             )
         if raster.crs_wkt and "sinusoidal" not in raster.crs_wkt.lower():
             raise GranuleReadError(f"{label}: asset {sds} is not on the MODIS sinusoidal grid")
-    date = date_from_name(label.rsplit("/", 1)[-1])
+    date, tile = granule_identity(label, transform=first.transform)
     return build_dataset(
         {k: np.asarray(r.data) for k, r in rasters.items()},
         spec,
@@ -200,6 +198,7 @@ def _assemble(
         qc_policy=qc_policy,
         date=date,
         end_date=_end_date(spec, date),
+        tile=tile,
     )
 
 
@@ -228,6 +227,12 @@ def _read_cog_assets(
                 f"{redact_url(str(next(iter(assets.values()))))})"
             )
         hrefs[sds] = os.fspath(href)
+    stated = {h: granule_identity(h) for h in hrefs.values()}
+    if len(set(stated.values())) > 1:
+        said = "; ".join(f"{redact_url(h)}: {d} {t}" for h, (d, t) in stated.items())
+        raise GranuleReadError(
+            f"{spec.name}: the COG assets come from different granules (date, tile): {said}"
+        )
     rasters = {sds: read_cog(h, storage_options=storage_options) for sds, h in hrefs.items()}
     label = next(iter(hrefs.values()))
     return _assemble(rasters, spec, names, label=label, apply_qc=apply_qc, qc_policy=qc_policy)

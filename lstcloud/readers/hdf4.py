@@ -188,6 +188,37 @@ class Hdf4Granule:
     core: dict[str, object]
 
 
+#: The first four bytes of every HDF4 file (``DFH_MAGIC``).
+HDF4_MAGIC = b"\x0e\x03\x13\x01"
+_OTHER_FORMATS = (
+    (b"\x89HDF\r\n\x1a\n", "it is an HDF5 / netCDF-4 file"),
+    (b"CDF", "it is a netCDF-3 file"),
+    (b"II*\x00", "it is a TIFF"),
+    (b"MM\x00*", "it is a TIFF"),
+    (b"PK\x03\x04", "it is a zip archive"),
+    (b"\x1f\x8b", "it is gzip-compressed"),
+    (b"<", "it is text / HTML or XML (an error page instead of the granule?)"),
+    (b"{", "it is JSON text (an error response instead of the granule?)"),
+)
+
+
+def _not_hdf4(path: str | Path) -> str | None:
+    """Why the file at ``path`` is not HDF4 (``None`` when it starts with the HDF4 magic)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        return f"it cannot be read ({exc})"
+    if head.startswith(HDF4_MAGIC):
+        return None
+    if not head:
+        return "it is empty (0 bytes)"
+    for magic, what in _OTHER_FORMATS:
+        if head.startswith(magic):
+            return what
+    return f"it starts with bytes {head[:4].hex(' ')}, an HDF4 file with {HDF4_MAGIC.hex(' ')}"
+
+
 def read_hdf4(
     path: str | Path,
     sds_names: Sequence[str],
@@ -227,10 +258,16 @@ def _read_locked(
     from pyhdf.error import HDF4Error
     from pyhdf.SD import SD, SDC
 
+    kind = _not_hdf4(path)
+    if kind is not None:
+        raise GranuleReadError(f"{name} is not an HDF4 file: {kind}")
     try:
         sd = SD(str(path), SDC.READ)
     except HDF4Error as exc:
-        raise GranuleReadError(f"not a readable HDF4 file: {name} ({exc})") from exc
+        # libhdf's own text ("File is supported, must be either hdf, cdf, netcdf") misleads
+        raise GranuleReadError(
+            f"{name} is an HDF4 file that cannot be opened (truncated or corrupt?): {exc}"
+        ) from exc
     try:
         try:
             gattrs = sd.attributes()

@@ -177,7 +177,7 @@ def test_shipped_sif_cnn_is_chunk_independent(tmp_path, cluster_client) -> None:
 
 def test_quality_layer_equals_whole_array_flags() -> None:
     """The quality tasks look only at the core plus NEAR_PX: same flags as the whole array."""
-    from lstcloud.inference.halo import super_resolve
+    from lstcloud.inference.halo import edge_radius, super_resolve
     from lstcloud.inference.quality import quality_flags, region_edge_mask
 
     lst, ndvi = day_inputs(NY, NX, DAYS[:1])
@@ -186,7 +186,7 @@ def test_quality_layer_equals_whole_array_flags() -> None:
     d = plan.depth_1km
     whole = quality_flags(np.pad(lst, d, mode="edge"), np.pad(ndvi, 4 * d, mode="edge"))
     whole = whole[4 * d : -4 * d, 4 * d : -4 * d]
-    whole[region_edge_mask((0, 4 * NY), (0, 4 * NX), (4 * NY, 4 * NX), RECEPTIVE_FIELD_PX)] |= (
+    whole[region_edge_mask((0, 4 * NY), (0, 4 * NX), (4 * NY, 4 * NX), edge_radius(plan))] |= (
         np.uint8(QualityFlag.REGION_EDGE)
     )
     assert (whole & QualityFlag.NEAR_INVALID).any() and (whole == 0).any()
@@ -194,3 +194,41 @@ def test_quality_layer_equals_whole_array_flags() -> None:
                                da.from_array(ndvi, chunks=(64, 80)), model_key="unused", plan=plan)
     with dask.config.set(scheduler="sync"):
         np.testing.assert_array_equal(quality.compute(), whole)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_name", ["bicubic", "sif-cnn-sr1"])
+def test_every_pixel_the_outer_boundary_changes_is_flagged_region_edge(
+    tmp_path, cluster_client, model_name
+) -> None:
+    """Issue 12, point 6: the cube is a crop of a larger scene. Near the crop's outer boundary
+    the input is padded, and the output differs from the larger scene's (by kelvins within a few
+    pixels); every such pixel carries ``region_edge``, and the band is the receptive field."""
+    from lstcloud.inference.halo import edge_radius
+    from lstcloud.models import load_model
+
+    rf = load_model(model_name, device="cpu").receptive_field_px
+    off = 24  # 1 km pixels: >= rf / 4 and a multiple of the tile alignment (same pooling phase)
+    lst, ndvi = day_inputs(144, 144, DAYS[:1])
+    crop = (slice(None), slice(off, 144 - off), slice(off, 144 - off))
+    crop4 = (slice(None), slice(4 * off, 4 * (144 - off)), slice(4 * off, 4 * (144 - off)))
+    outs = {}
+    for name, (lst_in, ndvi_in) in {"scene": (lst, ndvi), "cube": (lst[crop], ndvi[crop4])}.items():
+        cube = write_input_cube(tmp_path / f"{name}.zarr", lst=lst_in, ndvi=ndvi_in,
+                                days=DAYS[:1], chunks_1km=(48, 48))
+        out = str(tmp_path / f"{name}-out.zarr")
+        predict_cube(cube_url=cube, model=model_name, out_url=out, start=DAYS[0], end=DAYS[0],
+                     client=cluster_client, device="cpu")
+        outs[name] = open_product(out)
+    whole = outs["scene"].lst_250m.values[0][crop4[1:]]
+    got = outs["cube"].lst_250m.values[0]
+    quality = outs["cube"].lst_250m_quality.values[0]
+    flagged = (quality & QualityFlag.REGION_EDGE) > 0
+    diff = np.abs(got - whole)
+    assert np.isfinite(diff).mean() > 0.6
+    assert np.nanmax(diff[~flagged]) < 1e-3  # unflagged pixels equal the larger scene's
+    assert np.nanmax(diff[flagged]) > 0.05  # the flag is not decoration: edge values differ
+    band = max(rf, 4)
+    assert edge_radius(plan_halo(rf)) == band
+    assert flagged[:band].all() and flagged[-band:].all() and flagged[:, :band].all()
+    assert not flagged[band:-band, band:-band].any()

@@ -443,3 +443,21 @@ def test_recording_a_failed_search_survives_store_errors(
     (outcome,) = summary.outcomes
     assert len(outcome.retries) == 1 and s3_proxy.faults_served == 1
     assert read_status(cube, storage_options=s3_storage_options)[(DAYS[0], TILE)].state == "failed"
+
+
+def test_an_ingest_region_across_the_antimeridian_is_refused_before_any_cube(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--region 170,-10,-170,10`` (8 tiles) once built a cube 36 tiles wide; now it exits 2
+    with one line naming the two boxes to ingest instead, and nothing is created."""
+    from lstcloud.cli.main import main
+
+    cube = tmp_path / "c.zarr"
+    argv = ["ingest", "--provider", "lpcloud", "--stac-url", "http://127.0.0.1:9", "--region",
+            "170,-10,-170,10", "--start", "2024-07-01", "--end", "2024-07-01", "--cube",
+            str(cube)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "antimeridian" in err[0], err
+    assert "'170,-10,180,10'" in err[0] and "'-180,-10,-170,10'" in err[0]
+    assert not cube.exists()

@@ -152,3 +152,34 @@ def test_file_url_and_scale_mismatch_warning(mod11a1_sample: Path, tmp_path: Pat
         again = read_granule(odd, "MOD11A1", variables=["LST_Day_1km"])
     # decoding follows the product spec, not a suspicious attribute
     np.testing.assert_array_equal(again["LST_Day_1km"].values, ds["LST_Day_1km"].values)
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"<html><body>503 Service Unavailable</body></html>", "text / HTML"),
+        (b"\x89HDF\r\n\x1a\n" + bytes(64), "HDF5 / netCDF-4"),
+        (b"", "empty"),
+        (bytes(range(64)), "starts with bytes 00 01 02 03"),
+    ],
+)
+def test_a_file_that_is_not_hdf4_is_called_so(tmp_path: Path, content: bytes, why: str) -> None:
+    """libhdf says "File is supported, must be either hdf, cdf, netcdf" for such a file; the
+    message says what it is instead."""
+    bad = tmp_path / H14V09
+    bad.write_bytes(content)
+    with pytest.raises(GranuleReadError) as err:
+        read_granule(bad, "MOD11A1")
+    text = str(err.value)
+    assert f"{bad} is not an HDF4 file" in text and why in text
+    assert "is supported" not in text
+
+
+def test_a_truncated_hdf4_file_is_called_corrupt_not_foreign(
+    mod11a1_sample: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / mod11a1_sample.name
+    bad.write_bytes(mod11a1_sample.read_bytes()[:4096])
+    with pytest.raises(GranuleReadError, match="truncated or corrupt") as err:
+        read_granule(bad, "MOD11A1")
+    assert "not an HDF4 file" not in str(err.value)

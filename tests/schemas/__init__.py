@@ -20,8 +20,14 @@ from pystac.validation.local_validator import get_local_schema_cache
 HERE = Path(__file__).parent
 CORE = "https://schemas.stacspec.org/v1.1.0/{kind}-spec/json-schema/{kind}.json"
 VENDORED = {
-    "https://stac-extensions.github.io/datacube/v2.2.0/schema.json":
-        HERE / "stac-extensions" / "datacube" / "v2.2.0" / "schema.json",
+    f"https://stac-extensions.github.io/{name}/{version}/schema.json":
+        HERE / "stac-extensions" / name / version / "schema.json"
+    for name, version in (
+        ("datacube", "v2.2.0"),
+        ("projection", "v2.0.0"),
+        ("raster", "v1.1.0"),
+        ("xarray-assets", "v1.0.0"),
+    )
 }
 
 

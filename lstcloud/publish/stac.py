@@ -1,43 +1,52 @@
 """The product's STAC Collection (datacube extension) and one STAC Item per complete day.
 
-``publish_collection`` is run after every daily job: it reads the product cube's summary
-(:func:`lstcloud.query.product_info`) and merges it into an existing collection, so the temporal
-and spatial extents only ever grow and items of earlier days are kept.
+Each Item carries what loaders need to read the day without lstcloud:
 
-Only new or changed Items are written: the collection records a digest of everything an Item
-holds besides its day (``lstcloud:items_digest``); while it is unchanged, the Items already
-listed in ``items/`` are left alone, so a daily run writes one Item, not one per day so far.
+- one asset per product variable (``lst_250m``, ``lst_250m_quality``): a Cloud-Optimized GeoTIFF
+  of the day (:mod:`lstcloud.publish.cog`) with the projection extension (``proj:code`` null and
+  ``proj:wkt2``: the MODIS sinusoidal sphere has no EPSG code; ``proj:shape``,
+  ``proj:transform``) and the band's ``data_type``/``nodata``/``unit`` (STAC 1.1 and
+  ``raster:bands``), which is what odc-stac and stackstac read;
+- the ``zarr`` asset (the whole cube) with the xarray-assets extension (``xarray:open_kwargs``)
+  for Zarr-aware loaders (xpystac, ``xr.open_dataset(**open_kwargs)``), selected by the Item's
+  day.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
-import logging
-from pathlib import Path
 from typing import Any
 
 from lstcloud import __version__
-from lstcloud.errors import CubeError, redact_url
-from lstcloud.query.info import ProductInfo, product_info
-from lstcloud.storage import filesystem, join, protocol_of, strip_protocol
+from lstcloud.query.info import ProductInfo
 
 __all__ = [
     "DATACUBE_EXTENSION",
+    "DAY_DIGESTS_FIELD",
+    "ITEMS_DIGEST_FIELD",
+    "PROJECTION_EXTENSION",
+    "RASTER_EXTENSION",
+    "XARRAY_EXTENSION",
     "ZARR_MEDIA_TYPE",
+    "VariableAsset",
     "collection_dict",
     "item_dict",
     "items_digest",
     "merge_collections",
-    "publish_collection",
 ]
-
-log = logging.getLogger(__name__)
 
 STAC_VERSION = "1.1.0"
 DATACUBE_EXTENSION = "https://stac-extensions.github.io/datacube/v2.2.0/schema.json"
+PROJECTION_EXTENSION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
+RASTER_EXTENSION = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
+XARRAY_EXTENSION = "https://stac-extensions.github.io/xarray-assets/v1.0.0/schema.json"
 ZARR_MEDIA_TYPE = "application/vnd.zarr; version=3"
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+#: How xarray opens the ``zarr`` asset (the cube's metadata is consolidated).
+XARRAY_OPEN_KWARGS = {"engine": "zarr", "consolidated": True, "decode_coords": "all", "chunks": {}}
 DEFAULT_COLLECTION_ID = "lstcloud-lst-250m"
 DEFAULT_LICENSE = "CC-BY-4.0"
 PROVIDERS = [
@@ -129,7 +138,7 @@ def collection_dict(
     collection: dict[str, Any] = {
         "type": "Collection",
         "stac_version": STAC_VERSION,
-        "stac_extensions": [DATACUBE_EXTENSION],
+        "stac_extensions": [DATACUBE_EXTENSION, XARRAY_EXTENSION],
         "id": collection_id,
         "title": title,
         "description": (
@@ -158,14 +167,8 @@ def collection_dict(
             },
         },
         **_cube_fields(info, days),
-        "assets": {
-            "zarr": {
-                "href": asset_href,
-                "type": ZARR_MEDIA_TYPE,
-                "title": "Product datacube (Zarr v3)",
-                "roles": ["data", "zarr"],
-            }
-        },
+        "assets": {"zarr": _zarr_asset(asset_href, "Product datacube (Zarr v3)")},
+        "item_assets": _item_assets(),
         "summaries": {"lstcloud:model_id": _model_ids(info)},
         "lstcloud:complete_days": len(info.complete_days),
         "lstcloud:missing_days": [d.isoformat() for d in info.missing_days],
@@ -173,6 +176,28 @@ def collection_dict(
         "links": [],
     }
     return collection
+
+
+def _item_assets() -> dict[str, Any]:
+    """What each Item's assets are (STAC 1.1 ``item_assets``)."""
+    return {
+        "lst_250m": {
+            "type": COG_MEDIA_TYPE,
+            "roles": ["data"],
+            "title": "Land-surface temperature at 250 m (K) of the day, COG",
+            "data_type": "float32",
+            "nodata": "nan",
+            "unit": "K",
+        },
+        "lst_250m_quality": {
+            "type": COG_MEDIA_TYPE,
+            "roles": ["data", "quality"],
+            "title": "Quality flags of lst_250m of the day (0 = valid), COG",
+            "data_type": "uint8",
+            "nodata": 255,
+        },
+        "zarr": {"type": ZARR_MEDIA_TYPE, "roles": ["data", "zarr"], "title": "Product datacube"},
+    }
 
 
 def _provenance(info: ProductInfo, key: str) -> Any:
@@ -191,10 +216,113 @@ def _model_ids(info: ProductInfo) -> list[str]:
     return []
 
 
+@dataclasses.dataclass(frozen=True)
+class VariableAsset:
+    """A per-variable raster asset of one day (a COG), as published in an Item.
+
+    Attributes
+    ----------
+    variable
+        Product variable, also the asset key (``lst_250m``).
+    href
+        Public href of the file.
+    dtype
+        numpy dtype name (``float32``, ``uint8``).
+    nodata
+        Nodata value (NaN for LST).
+    unit
+        Unit of the values (``K``).
+    size
+        File size in bytes (``file:size`` is not published; used for the storage report).
+    """
+
+    variable: str
+    href: str
+    dtype: str
+    nodata: float
+    unit: str
+    size: int = 0
+
+
+def _nodata(value: float) -> float | str:
+    return "nan" if value != value else value  # NaN is published as the string "nan"
+
+
+def _proj_fields(info: ProductInfo) -> dict[str, Any]:
+    """Projection-extension fields of the product's grid (pixel corners, row-major)."""
+    xmin, _, _, ymax = info.bounds
+    dx, dy = info.resolution_m
+    return {
+        "proj:code": None,
+        "proj:wkt2": info.crs_wkt,
+        "proj:shape": [int(info.shape["y"]), int(info.shape["x"])],
+        "proj:transform": [dx, 0.0, xmin, 0.0, -dy, ymax],
+    }
+
+
+def _variable_asset(info: ProductInfo, asset: VariableAsset, day: dt.date | None) -> dict[str, Any]:
+    title = {
+        "lst_250m": "Land-surface temperature at 250 m (K), Cloud-Optimized GeoTIFF",
+        "lst_250m_quality": "Quality flags of lst_250m (uint8 bit field, 0 = valid), COG",
+    }.get(asset.variable, f"{asset.variable} (Cloud-Optimized GeoTIFF)")
+    band = {
+        "data_type": asset.dtype,
+        "nodata": _nodata(asset.nodata),
+        "unit": asset.unit,
+        "spatial_resolution": info.resolution_m[0],
+    }
+    out: dict[str, Any] = {
+        "href": asset.href,
+        "type": COG_MEDIA_TYPE,
+        "title": title if day is None else f"{title}, {day.isoformat()}",
+        "roles": ["data"],
+        **_proj_fields(info),
+        "data_type": band["data_type"],
+        "nodata": band["nodata"],
+        "unit": band["unit"],
+        "raster:bands": [{**band, "scale": 1.0, "offset": 0.0}],
+    }
+    if asset.variable == "lst_250m_quality":
+        out["roles"] = ["data", "quality"]
+    return out
+
+
+def _zarr_asset(href: str, title: str) -> dict[str, Any]:
+    return {
+        "href": href,
+        "type": ZARR_MEDIA_TYPE,
+        "title": title,
+        "roles": ["data", "zarr"],
+        "xarray:open_kwargs": dict(XARRAY_OPEN_KWARGS),
+    }
+
+
 def item_dict(
-    info: ProductInfo, day: dt.date, *, asset_href: str, collection_id: str = DEFAULT_COLLECTION_ID
+    info: ProductInfo,
+    day: dt.date,
+    *,
+    asset_href: str,
+    collection_id: str = DEFAULT_COLLECTION_ID,
+    assets: dict[str, VariableAsset] | None = None,
+    day_digest: str | None = None,
 ) -> dict[str, Any]:
-    """A STAC Item for one complete day of the product (the asset is the whole cube)."""
+    """A STAC Item for one complete day of the product.
+
+    Parameters
+    ----------
+    info
+        The product's summary (:func:`lstcloud.query.product_info`).
+    day
+        A complete day.
+    asset_href
+        Public href of the product cube (the ``zarr`` asset).
+    collection_id
+        The collection of the Item; the Item id is ``<collection_id>-<day>``.
+    assets
+        The day's per-variable raster assets (COGs) by variable name.
+    day_digest
+        Identifies this writing of the day (``lstcloud:day_digest``).
+    """
     item_id = f"{collection_id}-{day.isoformat()}"
     properties = {
         "datetime": _iso(day),
@@ -206,23 +334,27 @@ def item_dict(
         value = _provenance(info, key)
         if value is not None:
             properties[f"lstcloud:{key}"] = value
+    if day_digest:
+        properties["lstcloud:day_digest"] = day_digest
+    item_assets: dict[str, Any] = {
+        name: _variable_asset(info, asset, day) for name, asset in (assets or {}).items()
+    }
+    item_assets["zarr"] = _zarr_asset(
+        asset_href, f"Product datacube, Zarr v3 (select time={day.isoformat()})"
+    )
+    extensions = [DATACUBE_EXTENSION, XARRAY_EXTENSION]
+    if assets:
+        extensions += [PROJECTION_EXTENSION, RASTER_EXTENSION]
     return {
         "type": "Feature",
         "stac_version": STAC_VERSION,
-        "stac_extensions": [DATACUBE_EXTENSION],
+        "stac_extensions": extensions,
         "id": item_id,
         "collection": collection_id,
         "geometry": _bbox_polygon(info.bbox),
         "bbox": list(info.bbox),
         "properties": properties,
-        "assets": {
-            "zarr": {
-                "href": asset_href,
-                "type": ZARR_MEDIA_TYPE,
-                "title": f"Product datacube (select time={day.isoformat()})",
-                "roles": ["data", "zarr"],
-            }
-        },
+        "assets": item_assets,
         "links": [
             {"rel": "collection", "href": "../collection.json", "type": "application/json"},
             {"rel": "parent", "href": "../collection.json", "type": "application/json"},
@@ -232,13 +364,37 @@ def item_dict(
 
 
 _DIGEST_DAY = dt.date(2000, 1, 1)
-ITEMS_DIGEST_FIELD = "lstcloud:items_digest"
 
 
-def items_digest(info: ProductInfo, *, asset_href: str, collection_id: str) -> str:
-    """sha256 of what every day's Item shares (its content for a fixed day)."""
-    sample = item_dict(info, _DIGEST_DAY, asset_href=asset_href, collection_id=collection_id)
+def items_digest(
+    info: ProductInfo,
+    *,
+    asset_href: str,
+    collection_id: str,
+    cog_href: str | None = None,
+) -> str:
+    """sha256 of what every day's Item shares (its content for a fixed day).
+
+    ``cog_href`` is the public folder of the COG assets (None: no COG assets).
+    """
+    sample_assets = None
+    if cog_href is not None:
+        sample_assets = {
+            v: VariableAsset(v, f"{cog_href}/x/{v}.tif", t, n, u)
+            for v, t, n, u in (
+                ("lst_250m", "float32", float("nan"), "K"),
+                ("lst_250m_quality", "uint8", 255.0, "1"),
+            )
+        }
+    sample = item_dict(
+        info, _DIGEST_DAY, asset_href=asset_href, collection_id=collection_id, assets=sample_assets
+    )
     return hashlib.sha256(json.dumps(sample, sort_keys=True).encode()).hexdigest()
+
+
+ITEMS_DIGEST_FIELD = "lstcloud:items_digest"
+#: ``{day: digest of its completion marker}`` of the published Items (in the Collection).
+DAY_DIGESTS_FIELD = "lstcloud:day_digests"
 
 
 def merge_collections(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -277,108 +433,3 @@ def merge_collections(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any
             links.append(link)
     merged["links"] = links
     return merged
-
-
-def publish_collection(
-    *,
-    product_url: str,
-    out_dir: str | Path,
-    collection_id: str = DEFAULT_COLLECTION_ID,
-    asset_href: str | None = None,
-    license: str = DEFAULT_LICENSE,
-    write_items: bool = True,
-    storage_options: dict[str, Any] | None = None,
-    out_storage_options: dict[str, Any] | None = None,
-) -> Path | str:
-    """Write (or update) the product's STAC Collection in ``out_dir``.
-
-    Parameters
-    ----------
-    product_url
-        The product cube.
-    out_dir
-        Folder or URL (``s3://bucket/stac``) receiving ``collection.json`` and
-        ``items/<id>.json`` (one Item per complete day).
-    collection_id, license
-        Collection identifier and SPDX licence id.
-    asset_href
-        Href published for the Zarr asset (defaults to ``product_url`` without credentials).
-    write_items
-        Also write one Item per complete day (only the new ones, and all of them again when
-        anything they share changed: extent, provenance, asset href).
-    storage_options
-        fsspec options to read the product (also used for ``out_dir`` when it is on the same
-        kind of storage and ``out_storage_options`` is not given).
-    out_storage_options
-        fsspec options for ``out_dir``.
-
-    Returns
-    -------
-    pathlib.Path or str
-        Where ``collection.json`` was written (a Path for a local folder, else its URL).
-
-    Raises
-    ------
-    CubeError
-        When the product cannot be read, or the existing ``collection.json`` is not valid JSON.
-    """
-    info = product_info(product_url, storage_options=storage_options)
-    href = asset_href or redact_url(str(product_url))
-    out = str(out_dir)
-    if out_storage_options is None and protocol_of(out) == protocol_of(str(product_url)):
-        out_storage_options = storage_options
-    fs = filesystem(out, out_storage_options)
-    root = strip_protocol(out)
-    fs.makedirs(f"{root}/items", exist_ok=True)
-    collection = collection_dict(
-        info, asset_href=href, collection_id=collection_id, license=license
-    )
-    target = f"{root}/collection.json"
-    old: dict[str, Any] | None = None
-    if fs.exists(target):
-        try:
-            old = json.loads(fs.cat_file(target))
-        except json.JSONDecodeError as exc:
-            raise CubeError(
-                f"{redact_url(join(out, 'collection.json'))} is not valid JSON: {exc}"
-            ) from exc
-        if old.get("id") != collection_id:
-            old = None
-    digest = items_digest(info, asset_href=href, collection_id=collection_id)
-    collection[ITEMS_DIGEST_FIELD] = digest
-    if write_items:
-        unchanged = old is not None and old.get(ITEMS_DIGEST_FIELD) == digest
-        present: set[str] = set()
-        if unchanged:
-            try:
-                listing = fs.ls(f"{root}/items", detail=False, refresh=True)
-            except FileNotFoundError:
-                listing = []
-            present = {str(p).rstrip("/").rsplit("/", 1)[-1] for p in listing}
-        written = 0
-        for day in info.complete_days:
-            name = f"{collection_id}-{day.isoformat()}.json"
-            if name not in present:
-                item = item_dict(info, day, asset_href=href, collection_id=collection_id)
-                fs.pipe_file(f"{root}/items/{name}", (json.dumps(item, indent=2) + "\n").encode())
-                written += 1
-            collection["links"].append(
-                {"rel": "item", "href": f"./items/{name}", "type": "application/geo+json"}
-            )
-        log.info("wrote %d STAC item(s), %d unchanged", written, len(info.complete_days) - written)
-    collection["links"] = [
-        {"rel": "self", "href": "./collection.json", "type": "application/json"},
-        {"rel": "root", "href": "./collection.json", "type": "application/json"},
-        *collection["links"],
-    ]
-    if old is not None:
-        collection = merge_collections(old, collection)
-    payload = (json.dumps(collection, indent=2) + "\n").encode()
-    if protocol_of(out) == "file":
-        tmp = Path(target).with_suffix(".json.tmp")
-        tmp.write_bytes(payload)
-        tmp.replace(target)  # readers never see a half-written collection
-    else:
-        fs.pipe_file(target, payload)  # an object PUT is atomic
-    log.info("published %s (%d complete days)", redact_url(target), len(info.complete_days))
-    return Path(target) if protocol_of(out) == "file" else join(out, "collection.json")
