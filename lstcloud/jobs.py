@@ -67,13 +67,23 @@ def _check_store_url(value: str) -> str:
 
 
 class PublishConfig(BaseModel):
-    """Where the product's STAC collection is written after each run."""
+    """Where the product's STAC collection is published after each run.
+
+    ``out_dir`` receives ``collection.json`` and ``items/``; with ``api_url`` the collection is
+    also created/updated and each newly completed day's item upserted in that STAC API
+    (Transactions extension; credentials from ``LSTCLOUD_STAC_API_TOKEN`` or
+    ``LSTCLOUD_STAC_API_USERNAME``/``LSTCLOUD_STAC_API_PASSWORD``). ``cog`` writes the per-day
+    Cloud-Optimized GeoTIFF assets beside the product (default, what odc-stac reads).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     out_dir: str = Field(min_length=1, description="folder of collection.json and items/")
     collection_id: str | None = Field(default=None, min_length=1)
     asset_href: str | None = Field(default=None, min_length=1)
+    out_href: str | None = Field(default=None, min_length=1)
+    api_url: str | None = Field(default=None, pattern=r"^https?://")
+    cog: bool = True
 
 
 class JobConfig(BaseModel):
@@ -442,25 +452,25 @@ def run_job(
         )
     collection = None
     if config.publish is not None:
-        try:
-            from lstcloud.publish import publish_collection
-        except ImportError:  # pragma: no cover - publish is part of the package
-            log.warning("lstcloud.publish is not available: the collection is not published")
-        else:
-            extra = {
-                k: v
-                for k, v in (
-                    ("collection_id", config.publish.collection_id),
-                    ("asset_href", config.publish.asset_href),
-                )
-                if v
-            }
-            collection = publish_collection(
-                product_url=config.product_url,
-                out_dir=config.publish.out_dir,
-                storage_options=storage_options,
-                **extra,
+        from lstcloud.publish import publish_collection
+
+        extra = {
+            k: v
+            for k, v in (
+                ("collection_id", config.publish.collection_id),
+                ("asset_href", config.publish.asset_href),
+                ("out_href", config.publish.out_href),
+                ("api_url", config.publish.api_url),
             )
+            if v
+        }
+        collection = publish_collection(
+            product_url=config.product_url,
+            out_dir=config.publish.out_dir,
+            cog=config.publish.cog,
+            storage_options=storage_options,
+            **extra,
+        )
     return JobResult(
         date=date,
         ingest=ingested,

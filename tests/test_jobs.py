@@ -66,6 +66,8 @@ def test_defaults_and_bbox_region(tmp_path: Path) -> None:
         ({"modle": "sif-cnn-sr2"}, "modle", "unknown field"),
         ({"publish": {"outdir": "/x"}}, "publish.outdir", "unknown field"),
         ({"publish": {}}, "publish.out_dir", "required field is missing"),
+        ({"publish": {"out_dir": "/x", "api_url": "ftp://stac"}}, "publish.api_url", "http"),
+        ({"publish": {"out_dir": "/x", "cog": "perhaps"}}, "publish.cog", "boolean"),
     ],
 )
 def test_each_wrong_field_is_named(tmp_path: Path, change: dict, field: str, words: str) -> None:
