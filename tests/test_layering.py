@@ -40,7 +40,7 @@ ALLOWED: dict[str, set[str]] = {
     | {"errors", "storage", "grid", "products", "readers", "ops", "models", "cube"},
     "training": GROUND
     | {"errors", "storage", "grid", "products", "readers", "ops", "models", "cube", "evaluate",
-       "cluster"},
+       "cluster", "inference"},
     "jobs": GROUND | {"grid", "cube", "cluster", "ingest", "inference", "query", "publish"},
     "demo": GROUND
     | {"grid", "cube", "cluster", "samples", "stacserver", "ingest", "inference", "quicklook"},
