@@ -583,20 +583,27 @@ class _PredictJob:
         with dask.config.set(unfused):
             futures = client.compute([g for g, _ in graphs.values()], retries=self.retries)
         by_future = dict(zip(futures, graphs, strict=True))
-        for fut in as_completed_with_workers(
-            client, futures, timeout=self.worker_timeout, what="day predictions"
-        ):
-            day = by_future[fut]
-            try:
-                fut.result()
-            except Exception as exc:  # reported per day, the other days go on
-                reason = redact_text(f"{type(exc).__name__}: {exc}")
-                log.error("predicting %s failed: %s", day, reason)
-                ran.failed.append((day, f"prediction failed: {reason}"))
-                continue
-            self.product.mark_complete(day, self._marker(day, ran.devices))
-            ran.written.append(day)
-            ran.pixels += graphs[day][1]
+        try:
+            for fut in as_completed_with_workers(
+                client, futures, timeout=self.worker_timeout, what="day predictions"
+            ):
+                day = by_future[fut]
+                try:
+                    fut.result()
+                except Exception as exc:  # reported per day, the other days go on
+                    reason = redact_text(f"{type(exc).__name__}: {exc}")
+                    log.error("predicting %s failed: %s", day, reason)
+                    ran.failed.append((day, f"prediction failed: {reason}"))
+                    continue
+                self.product.mark_complete(day, self._marker(day, ran.devices))
+                ran.written.append(day)
+                ran.pixels += graphs[day][1]
+        finally:
+            # release the results now, not when a garbage collection breaks their reference
+            # cycles: the input's dask keys are named by its store, not its shape, so a later
+            # run over the same (extended) cube must not find this run's keys still held
+            for fut in futures:
+                fut.release()
 
     def _marker(self, day: dt.date, devices: dict[str, int]) -> dict[str, Any]:
         return {

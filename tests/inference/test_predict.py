@@ -107,7 +107,7 @@ def test_cli_predict_with_shipped_baseline_and_quicklook(small_cube, tmp_path: P
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     bad = main(["predict", "--cube", cube, "--model", "bicubic", "--out", out,
                 "--start", "2021-09-03", "--end", "2021-09-01", "--scheduler", address])
-    assert bad == 1 and "before --start" in capsys.readouterr().err
+    assert bad == 2 and "before --start" in capsys.readouterr().err  # a config error
 
 
 def test_a_day_is_predicted_only_once_every_tile_of_it_is_ingested(
