@@ -165,3 +165,18 @@ def test_query_bbox_geotiff_carries_crs_nodata_scale_and_units(published, tmp_pa
         assert src.units == ("K", "K") and src.scales == (1.0, 1.0) and src.offsets == (0.0, 0.0)
         assert src.tags(1)["units"] == "K" and src.tags(1)["scale_factor"] == "1.0"
         assert src.descriptions == ("2024-01-01", "2024-01-02")
+
+
+def test_asset_hrefs_follow_the_public_product_url(tmp_path):
+    url = str(tmp_path / "product.zarr")
+    write_sample_product(url, complete=[0], days=1)
+    public = "https://data.example.org/europe/product.zarr"
+    result = publish(product_url=url, out_dir=tmp_path / "stac", asset_href=public,
+                     out_href="https://data.example.org/europe/stac")
+    item = result.items[min(result.items)]
+    assert item["assets"]["zarr"]["href"] == public
+    cog = item["assets"]["lst_250m"]["href"]
+    assert cog.startswith("https://data.example.org/europe/product-cog/2024-01-01/lst_250m-")
+    assert (Path(cog_root(url)) / cog.split("product-cog/", 1)[1]).exists()  # the real file
+    collection = json.loads((tmp_path / "stac" / "collection.json").read_text())
+    assert collection["links"][0]["href"] == "https://data.example.org/europe/stac/collection.json"
