@@ -70,9 +70,10 @@ def _local_client(
         "threads_per_worker": threads_per_worker,
         "processes": processes,
         "dashboard_address": dashboard_address,
-        # the cluster's own INFO lines only when this process logs INFO (lstcloud -v)
+        # the workers' own lines (INFO, and "Compute Failed" tracebacks that lstcloud reports
+        # itself per day / tile) only when this process logs INFO (lstcloud -v)
         "silence_logs": (
-            logging.WARNING if logging.getLogger().getEffectiveLevel() > logging.INFO else False
+            logging.CRITICAL if logging.getLogger().getEffectiveLevel() > logging.INFO else False
         ),
     }
     if memory_limit is not None:

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,50 @@ def test_the_traceback_comes_back_with_verbose() -> None:
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "EndpointConnectionError" in proc.stderr
     assert SECRET not in proc.stderr
+
+
+def _limited(limit: int) -> Callable[[], None]:
+    """A child-process hook: files can grow to ``limit`` bytes only (EFBIG beyond, as a full
+    disk gives ENOSPC; a non-root stand-in for a full disk)."""
+    import resource
+    import signal
+
+    def hook() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return hook
+
+
+@pytest.mark.parametrize("limit", [300, 20_000])
+def test_a_full_disk_gives_the_error_and_no_noise(tmp_path: Path, limit: int) -> None:
+    """Issue 12, point 10: after the real error, no asyncio "Task was destroyed", no
+    "Exception ignored in <coroutine>", no worker "Compute Failed" tracebacks. With room for
+    nothing (300 bytes) the product's metadata cannot be written: one line naming the store;
+    with room for the metadata only, the day fails and the summary says why."""
+    import datetime as dt
+
+    from tests.inference.cubes import day_inputs, write_input_cube
+
+    days = [dt.date(2021, 8, 1)]
+    lst, ndvi = day_inputs(96, 96, days)
+    cube = write_input_cube(tmp_path / "in.zarr", lst=lst, ndvi=ndvi, days=days,
+                            chunks_1km=(48, 48))
+    out = tmp_path / "product.zarr"
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstcloud", "predict", "--cube", cube, "--model", "bicubic",
+         "--out", str(out), "--start", "2021-08-01", "--end", "2021-08-01"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        preexec_fn=_limited(limit),  # the limit must apply in the child, before exec
+    )
+    err = proc.stderr
+    for noise in ("Traceback", "Task was destroyed", "Exception ignored", "Compute Failed"):
+        assert noise not in err, (noise, err[-3000:])
+    assert len(err.strip().splitlines()) <= 3, err[-3000:]
+    if limit == 300:
+        assert proc.returncode == 1
+        assert f"no space left writing the store {out}" in err and "File too large" in err
+    else:
+        assert proc.returncode == 3, proc.stdout
+        assert "2021-08-01: prediction failed: OSError: [Errno 27] File too large" in proc.stdout

@@ -77,8 +77,9 @@ def _cause(exc: BaseException) -> tuple[str, str] | None:
                                      "SignatureDoesNotMatch") else "s3"), text
     if isinstance(exc, PermissionError):
         return "denied", text
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return "full", text
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return "full", text + ("" if str(exc.filename or "") in text else where)
     if isinstance(exc, TimeoutError | ConnectionError):
         return "unreachable", text or name
     return None
@@ -114,6 +115,8 @@ def explain(exc: BaseException, args: argparse.Namespace) -> str:
     kind, text = min(causes, key=lambda c: order.index(c[0]))
     text = redact_text(text)
     store = _store_of(" ".join(t for _, t in causes), stores)
+    if store is None and kind in ("full", "denied"):  # a write failed: the store written
+        store = next((getattr(args, n) for n in ("out", "cube") if getattr(args, n, None)), None)
     named = f"the store {redact_url(store)}" if store else (
         "the store" + (f" (one of {', '.join(redact_url(s) for s in stores)})" if stores else "")
     )

@@ -61,9 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        # distributed logs its clusters' life at INFO through its own config, set when it is
-        # imported (later, lazily): ask it for warnings unless the user configured it
-        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+        # distributed logs its clusters' life at INFO (and a failed task's traceback at ERROR,
+        # on every attempt) through its own config, set when it is imported (later, lazily):
+        # lstcloud reports failures itself, so ask distributed for errors only unless the user
+        # configured it; -v brings everything back
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
