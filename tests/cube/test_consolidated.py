@@ -17,6 +17,7 @@ import zarr
 
 import lstcloud
 from lstcloud.cube import create_cube, open_cube
+from lstcloud.grid import CubeGrid
 from lstcloud.product import (
     ProductGrid,
     Provenance,
@@ -24,7 +25,6 @@ from lstcloud.product import (
     publish_complete_days,
     write_day_marker,
 )
-from lstcloud.grid import CubeGrid
 from tests.inference.cubes import WKT
 
 D0 = dt.date(2022, 6, 1)
