@@ -39,6 +39,7 @@ from lstcloud.core.storage import (
     protocol_of,
     strip_protocol,
 )
+from lstcloud.cube.consolidated import consolidate, open_consolidated
 from lstcloud.cube.quality import NOT_COMPUTED, quality_attrs
 from lstcloud.cube.store import zarr_store
 
@@ -245,7 +246,9 @@ def _group_attrs(provenance: Provenance) -> dict[str, Any]:
 
 def _extend(
     group: zarr.Group, url: str, *, grid: ProductGrid, wanted: np.ndarray, provenance: Provenance
-) -> None:
+) -> bool:
+    """Check a product against the wanted grid and model; extend its time axis. Returns whether
+    the axis grew."""
     lst = group[LST_VAR]
     if lst.shape[1:] != (grid.y.size, grid.x.size) or lst.chunks[1:] != tuple(grid.chunks):
         raise CubeError(
@@ -266,7 +269,7 @@ def _extend(
             "the time axis only grows forward; write earlier days to a new product"
         )
     if wanted[-1] <= days[-1]:
-        return
+        return False
     new_days = np.arange(days[0], wanted[-1] + 1, dtype="datetime64[D]")
     for name in (LST_VAR, QUALITY_VAR):
         arr = group[name]
@@ -277,6 +280,7 @@ def _extend(
     history = str(group.attrs.get("history", ""))
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     group.attrs.update({"history": f"{history}\n{now} time axis extended to {wanted[-1]}"})
+    return True
 
 
 # Marker records already read in this process, per marker folder: {path: (signature, record)}.
@@ -389,13 +393,15 @@ class ProductCube:
             raise CubeError(f"no dates given for the product {redact_url(self.url)}")
         wanted = _days(dates)
         self._days = None
-        if self.exists():
-            _extend(self.group, self.url, grid=grid, wanted=wanted, provenance=provenance)
-            return
         store = zarr_store(self.url, storage_options=self.storage_options)
+        if self.exists():
+            if _extend(self.group, self.url, grid=grid, wanted=wanted, provenance=provenance):
+                consolidate(store)  # the new length, for plain readers
+            return
         group = zarr.open_group(store, mode="w-")
         days = np.arange(wanted[0], wanted[-1] + 1, dtype="datetime64[D]")
         _write_template(group, grid, days, provenance)
+        consolidate(store)  # plain xr.open_zarr: one read, no warning
         self._group = group
 
     def days(self) -> np.ndarray:
@@ -452,6 +458,7 @@ class ProductCube:
         run)."""
         days = sorted(d.isoformat() for d in self.complete_days())
         self.group.attrs.update({"complete_days": days})
+        consolidate(zarr_store(self.url, storage_options=self.storage_options))
         return days
 
 
@@ -529,9 +536,7 @@ def open_product(url: str, *, storage_options: dict[str, Any] | None = None) -> 
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
-            ds = xr.open_zarr(
-                store, consolidated=False, decode_coords="all", chunks={}, mask_and_scale=True
-            )
+            ds = open_consolidated(store, decode_coords="all", chunks={}, mask_and_scale=True)
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
         raise CubeError(f"no product cube at {redact_url(url)}") from exc
     if LST_VAR not in ds:

@@ -28,6 +28,7 @@ from lstcloud.core.dates import as_date, day_range
 from lstcloud.core.errors import ConfigError, CubeError
 from lstcloud.core.redact import redact_url
 from lstcloud.core.storage import default_storage_options, protocol_of, strip_protocol
+from lstcloud.cube.consolidated import consolidate, open_consolidated
 from lstcloud.cube.errors import TransientCubeError, cube_io_error
 from lstcloud.cube.schema import (
     CUBE_FORMAT_VERSION,
@@ -382,17 +383,8 @@ def create_cube(
         # the format version goes in last: until then the store is not taken for a cube
         group = zarr.open_group(store, mode="r+", use_consolidated=False)
         group.attrs.update({f"{_ATTR_PREFIX}format_version": CUBE_FORMAT_VERSION})
+        consolidate(store)  # plain xr.open_zarr(url) opens it in one read, with no warning
     return _extend(url, store, group, cube_grid, days, include_night)
-
-
-def _has_consolidated_metadata(store: Store) -> bool:
-    import zarr
-
-    try:
-        group = zarr.open_group(store, mode="r", use_consolidated=True)
-    except ValueError:  # zarr: "Consolidated metadata requested ... but not found"
-        return False
-    return group.metadata.consolidated_metadata is not None
 
 
 def _extend(
@@ -439,8 +431,7 @@ def _extend(
     time_arr[layout.n_times : n_new] = np.arange(
         offset + layout.n_times, offset + n_new, dtype=time_arr.dtype
     )
-    if _has_consolidated_metadata(store):
-        zarr.consolidate_metadata(store)  # keep it current (it would show the old length)
+    consolidate(store)  # keep it current (it would show the old length)
     return _layout_from_group(zarr.open_group(store, mode="r", use_consolidated=False), str(url))
 
 
@@ -585,12 +576,9 @@ def open_cube(
 
 
 def _open_dataset(store: Store, url: str, layout: CubeLayout, chunks: Any) -> xr.Dataset:
-    import xarray as xr
-
     keep_raw = {name: not VARIABLES[name].is_qc for name in layout.variables}
-    ds = xr.open_zarr(
+    ds = open_consolidated(
         store,
-        consolidated=False,
         decode_coords="all",
         chunks={} if chunks is None else chunks,
         mask_and_scale=keep_raw,
