@@ -191,6 +191,9 @@ def test_the_zarr_asset_opens_with_its_xarray_open_kwargs(tmp_path):
 
     url = str(tmp_path / "product.zarr")
     write_sample_product(url, complete=[0], days=2)
+    root = Path(url) / "zarr.json"  # an older product, written without consolidated metadata
+    root.write_text(json.dumps(
+        {k: v for k, v in json.loads(root.read_text()).items() if k != "consolidated_metadata"}))
     stale = publish(product_url=url, out_dir=tmp_path / "stac", cog=False)
     assert stale.items[min(stale.items)]["assets"]["zarr"]["xarray:open_kwargs"][
         "consolidated"] is False  # this store has none: the kwargs say so
