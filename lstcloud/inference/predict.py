@@ -100,6 +100,9 @@ class PredictSummary:
         Share of the pixels run through the model that were halo (context), not output.
     seconds
         Wall-clock time.
+    errors
+        Store errors of the run's bookkeeping (e.g. the ``complete_days`` attribute could not
+        be updated: the day markers stay the truth).
     """
 
     product_url: str
@@ -112,11 +115,13 @@ class PredictSummary:
     pixels_250m: int = 0
     halo_share: float = 0.0
     seconds: float = 0.0
+    errors: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when no day failed, was missing or had an incomplete input."""
-        return not self.missing and not self.incomplete
+        """True when no day failed, was missing or had an incomplete input, and the product's
+        bookkeeping was updated (``errors`` empty)."""
+        return not self.missing and not self.incomplete and not self.errors
 
     def format(self) -> str:
         """A human-readable closing summary."""
@@ -135,6 +140,8 @@ class PredictSummary:
             lines.append(f"skipped   {day}: {reason}")
         for day, reason in self.missing:
             lines.append(f"missing   {day}: {reason}")
+        for error in self.errors:
+            lines.append(f"error     {error}")
         return "\n".join(lines)
 
 
@@ -636,11 +643,8 @@ def predict_cube(
                     log.error("predicting %s failed: %s", day, reason)
                     missing.append((day, f"prediction failed: {reason}"))
                     continue
-                write_day_marker(
-                    out_url,
-                    day,
-                    storage_options=storage_options,
-                    info={
+                try:
+                    write_day_marker(out_url, day, storage_options=storage_options, info={
                         "model_name": name,
                         "model_sha256": sha,
                         "receptive_field_px": rf,
@@ -650,11 +654,22 @@ def predict_cube(
                         "devices": devices,
                         "input_status": inputs[day].digest,
                         "tiles_without_input": list(inputs[day].no_input),
-                    },
-                )
+                    })
+                except Exception as exc:  # the data may be whole, but the day is not marked
+                    reason = _redact_text(f"{type(exc).__name__}: {exc}")
+                    log.error("could not mark %s complete: %s", day, reason)
+                    missing.append((day, f"completion marker not written: {reason}"))
+                    continue
                 written.append(day)
                 pixels += graphs[day][1]
-    publish_complete_days(out_url, storage_options=storage_options)
+    try:  # the markers are the truth; the group attribute only mirrors them for readers
+        publish_complete_days(out_url, storage_options=storage_options)
+    except Exception as exc:  # the summary must survive a store that died meanwhile
+        reason = _redact_text(f"{type(exc).__name__}: {exc}")
+        log.error("could not update the complete_days attribute: %s", reason)
+        errors = (f"the complete_days attribute of the product was not updated: {reason}",)
+    else:
+        errors = ()
     return PredictSummary(
         product_url=redact_url(out_url),
         model=summary_model,
@@ -666,4 +681,5 @@ def predict_cube(
         pixels_250m=pixels,
         halo_share=share,
         seconds=time.perf_counter() - t0,
+        errors=errors,
     )
