@@ -283,7 +283,12 @@ def _quality_block(
     lst: np.ndarray, ndvi: np.ndarray, *, plan: HaloPlan, block_info: dict
 ) -> np.ndarray:
     lst, ndvi, (sy, sx), _ = _block_window(lst, ndvi, block_info, plan)
-    flags = quality_flags(lst, ndvi)[4 * sy.start : 4 * sy.stop, 4 * sx.start : 4 * sx.stop]
+    # the flags reach NEAR_PX (250 m) around a pixel: the core plus that much context suffices
+    m = min(-(-NEAR_PX // 4), sy.start, sx.start)
+    y0, y1, x0, x1 = sy.start - m, sy.stop + m, sx.start - m, sx.stop + m
+    flags = quality_flags(lst[y0:y1, x0:x1], ndvi[4 * y0 : 4 * y1, 4 * x0 : 4 * x1])
+    if m:
+        flags = flags[4 * m : -4 * m, 4 * m : -4 * m]
     # beyond the array edge there is no input: the model saw replicated values there
     info = block_info[None]
     (y0, y1), (x0, x1) = info["array-location"]

@@ -27,6 +27,7 @@ from lstcloud.models.card import (
     utc_now,
     write_card,
 )
+from lstcloud.models.fastnet import InferenceNetwork
 from lstcloud.models.losses import LossConfig, get_preset
 from lstcloud.models.network import ARCHITECTURE, SIFCNN, NetworkConfig, count_parameters
 from lstcloud.models.normalization import Normalization
@@ -152,6 +153,8 @@ class CNNModel:
         self._rf_net: int | None = net_rf
         self.device = default_device(device)
         self.network.to(self.device)
+        # BatchNorm folded, channels_last: used when no gradient is wanted (forward_kelvin)
+        self._fast = InferenceNetwork(self.network)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -219,7 +222,8 @@ class CNNModel:
         pad_h, pad_w = (-h) % m, (-w) % m
         if pad_h or pad_w:
             x = nnf.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        z = self.network(x)[..., :h, :w]
+        fast = not torch.is_grad_enabled() and not self.network.training
+        z = (self._fast if fast else self.network)(x)[..., :h, :w]
         out = self.normalization.lst_from_z(z)
         if postprocess and self.postprocess.enabled:
             # the same locally filled LST the network input was built from (finite everywhere)

@@ -175,6 +175,27 @@ def test_shipped_sif_cnn_is_chunk_independent(tmp_path, cluster_client) -> None:
     assert np.nanmax(np.abs(direct[m:-m, m:-m] - outs[0][m:-m, m:-m])) < 1e-3
 
 
+def test_quality_layer_equals_whole_array_flags() -> None:
+    """The quality tasks look only at the core plus NEAR_PX: same flags as the whole array."""
+    from lstcloud.inference.halo import edge_radius, super_resolve
+    from lstcloud.inference.quality import quality_flags, region_edge_mask
+
+    lst, ndvi = day_inputs(NY, NX, DAYS[:1])
+    lst, ndvi = lst[0], ndvi[0]
+    plan = plan_halo(RECEPTIVE_FIELD_PX, tile_1km=16)
+    d = plan.depth_1km
+    whole = quality_flags(np.pad(lst, d, mode="edge"), np.pad(ndvi, 4 * d, mode="edge"))
+    whole = whole[4 * d : -4 * d, 4 * d : -4 * d]
+    whole[region_edge_mask((0, 4 * NY), (0, 4 * NX), (4 * NY, 4 * NX), edge_radius(plan))] |= (
+        np.uint8(QualityFlag.REGION_EDGE)
+    )
+    assert (whole & QualityFlag.NEAR_INVALID).any() and (whole == 0).any()
+    _, quality = super_resolve(da.from_array(lst, chunks=(16, 20)),
+                               da.from_array(ndvi, chunks=(64, 80)), model_key="unused", plan=plan)
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal(quality.compute(), whole)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["bicubic", "sif-cnn-sr1"])
 def test_every_pixel_the_outer_boundary_changes_is_flagged_region_edge(
