@@ -41,6 +41,7 @@ import xarray as xr
 
 from lstcloud.errors import CubeError, LstcloudError, redact_url
 from lstcloud.inference.halo import HaloPlan, align_inputs, halo_share, plan_halo, super_resolve
+from lstcloud.inference.identity import behaviour_fields, model_identity
 from lstcloud.inference.plugin import (
     ModelPlugin,
     check_device,
@@ -268,13 +269,19 @@ def _ensure_plugin(client: Any, plugin: ModelPlugin) -> dict[str, dict[str, Any]
 
 
 def model_fingerprint(model: Any, *, loaded: Any = None) -> str:
-    """The content identity :func:`predict_cube` keys a model by: its card's weights sha256.
+    """The content identity :func:`predict_cube` keys a model by: its weights AND its card.
 
-    ``loaded`` is ``model`` already loaded (saves loading a named model once more).
+    :func:`lstcloud.inference.identity.model_identity` of the loaded model's card (the weights'
+    sha256 and every card field that changes what the model computes). ``loaded`` is ``model``
+    already loaded (saves loading a named model once more).
     """
     local = loaded if loaded is not None else load_model_for(model, "cpu")
     card = dict(getattr(local, "card", {}) or {})
     name = str(card.get("name", getattr(local, "name", model if isinstance(model, str) else "?")))
+    return model_identity(card, name=name)
+
+
+def _weights_sha(card: dict[str, Any], name: str) -> str:
     return str(card.get("sha256") or f"none:{name}")
 
 
@@ -302,7 +309,7 @@ def register_model(
         Unless ``cpu``, when workers advertise the Dask resource ``GPU`` only they load the
         model (the tasks get pinned to them: see ``plugin.gpu_only``).
     fingerprint
-        The weights' sha256 (part of the key); default :func:`model_fingerprint`.
+        The model's identity (part of the key); default :func:`model_fingerprint`.
     threads
         Explicit torch threads per worker.
 
@@ -538,7 +545,9 @@ def predict_cube(
     card = dict(getattr(local, "card", {}) or {})
     rf = int(card.get("receptive_field_px", getattr(local, "receptive_field_px", 0)))
     name = str(card.get("name", getattr(local, "name", model if isinstance(model, str) else "?")))
-    sha = model_fingerprint(model, loaded=local)
+    sha = _weights_sha(card, name)
+    # the product's identity of the model: its weights AND its card (halo, normalisation, ...)
+    identity = model_fingerprint(model, loaded=local)
     multiple = int(card.get("alignment_px") or getattr(local, "size_multiple", 8) or 8)
     plan = plan_halo(rf, align_1km=max(1, multiple // 4), tile_1km=tile_1km, batch_size=batch_size)
 
@@ -581,7 +590,12 @@ def predict_cube(
             seconds=time.perf_counter() - t0,
         )
     provenance = Provenance(
-        model_name=name, model_sha256=sha, receptive_field_px=rf, input_cube=redact_url(cube_url)
+        model_name=name,
+        model_sha256=sha,
+        receptive_field_px=rf,
+        input_cube=redact_url(cube_url),
+        model_identity=identity,
+        model_card=behaviour_fields(card),
     )
     written: list[dt.date] = []
     devices: dict[str, int] = {}
@@ -591,7 +605,10 @@ def predict_cube(
         plugin = None
         if cl is not None:  # the model first: a worker refusing it leaves the product untouched
             plugin, states = register_model(
-                cl, model if isinstance(model, str) else local, device=requested, fingerprint=sha
+                cl,
+                model if isinstance(model, str) else local,
+                device=requested,
+                fingerprint=identity,  # another card with the same weights is another model
             )
             devices = _devices(states)
         # the product's daily axis starts with the input cube's, so any later backfill fits
