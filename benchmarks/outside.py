@@ -90,7 +90,9 @@ def _load() -> str:
 def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
     u0, s0 = _children_cpu()
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     wall = time.perf_counter() - t0
     u1, s1 = _children_cpu()
     return wall, u1 - u0, s1 - s0, done.stdout

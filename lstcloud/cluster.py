@@ -78,7 +78,13 @@ def _local_client(
     }
     if memory_limit is not None:
         kwargs["memory_limit"] = memory_limit
-    cluster = LocalCluster(**kwargs)
+    import dask
+
+    from lstcloud.allocator import worker_environ
+
+    # glibc reads its malloc settings when a worker process starts: give them to the nanny
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
+        cluster = LocalCluster(**kwargs)
     try:
         client = Client(cluster)
     except BaseException:

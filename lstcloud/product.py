@@ -31,6 +31,7 @@ import xarray as xr
 import zarr
 
 from lstcloud import __version__
+from lstcloud.cube.consolidated import consolidate, open_consolidated
 from lstcloud.errors import CubeError, redact_url
 from lstcloud.inference.quality import NOT_COMPUTED, quality_attrs
 from lstcloud.storage import (
@@ -243,6 +244,7 @@ def create_product(
         },
     )
     ref[...] = 0
+    consolidate(_zarr_store(url, storage_options))  # plain xr.open_zarr: one read, no warning
 
 
 def _group_attrs(provenance: Provenance) -> dict[str, Any]:
@@ -297,6 +299,7 @@ def _extend(
     history = str(group.attrs.get("history", ""))
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     group.attrs.update({"history": f"{history}\n{now} time axis extended to {wanted[-1]}"})
+    consolidate(_zarr_store(url, storage_options))  # the new length, for plain readers
 
 
 def _check_same_model(group: zarr.Group, url: str, provenance: Provenance) -> None:
@@ -471,6 +474,7 @@ def publish_complete_days(url: str, *, storage_options: dict[str, Any] | None = 
     days = sorted(d.isoformat() for d in complete_days(url, storage_options=storage_options))
     group = _open_group(url, storage_options)
     group.attrs.update({"complete_days": days})
+    consolidate(_zarr_store(url, storage_options))
     return days
 
 
@@ -497,9 +501,7 @@ def open_product(url: str, *, storage_options: dict[str, Any] | None = None) -> 
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
-            ds = xr.open_zarr(
-                store, consolidated=False, decode_coords="all", chunks={}, mask_and_scale=True
-            )
+            ds = open_consolidated(store, decode_coords="all", chunks={}, mask_and_scale=True)
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
         raise CubeError(f"no product cube at {redact_url(url)}") from exc
     if LST_VAR not in ds:

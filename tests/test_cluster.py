@@ -14,6 +14,39 @@ def _worker_pid() -> int:
     return os.getpid()
 
 
+def _worker_heap_reuse() -> tuple[bool, int, float]:
+    """In a worker: started with the malloc settings? Page faults and kernel CPU seconds of
+    allocating, filling and freeing a 200 MB buffer 10 times."""
+    import resource
+
+    import numpy as np
+
+    from lstcloud.allocator import malloc_tuned
+
+    np.ones(50_000_000, np.float32).sum()  # the heap grows once
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(10):
+        np.ones(50_000_000, np.float32).sum()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return malloc_tuned(), after.ru_minflt - before.ru_minflt, after.ru_stime - before.ru_stime
+
+
+def test_local_workers_reuse_freed_memory_instead_of_faulting_it_in_again():
+    """The workers start with WORKER_MALLOC_ENV: a large array freed and allocated again costs
+    no page faults (with Dask's defaults each 200 MB array is mapped and faulted in again:
+    ~3,000 faults with transparent huge pages, ~49,000 without)."""
+    from lstcloud.allocator import WORKER_MALLOC_ENV
+
+    env = {k: os.environ.pop(k) for k in WORKER_MALLOC_ENV if k in os.environ}
+    try:
+        with client_context(None, n_workers=1) as client:
+            tuned, faults, _kernel = client.submit(_worker_heap_reuse, pure=False).result()
+    finally:
+        os.environ.update(env)
+    assert tuned
+    assert faults < 1_000, faults
+
+
 def test_local_cluster_with_worker_processes_is_closed_with_its_client():
     client = get_client(n_workers=1, threads_per_worker=1)
     try:

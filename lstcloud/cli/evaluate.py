@@ -92,6 +92,8 @@ def _run_aster(args: argparse.Namespace) -> int:
 
     if detect_layout(args.data) != "aster-dev":
         raise ConfigError(f"--data {args.data}: the ASTER protocol needs the aster-dev layout")
+    if args.cv:
+        return _run_aster_cv(args)
     methods = m.resolve_methods(
         m.parse_methods(args.methods), model_paths=args.model, device=args.device
     )
@@ -104,6 +106,56 @@ def _run_aster(args: argparse.Namespace) -> int:
     samples = iter_dev_samples(args.data, names=_names(args.samples), limit=args.limit)
     result = evaluate_aster(samples, methods, data=str(args.data), config=config)
     _finish(result, args.report)
+    return 0
+
+
+def _run_aster_cv(args: argparse.Namespace) -> int:
+    import shlex
+
+    from lstcloud.evaluate import methods as m
+    from lstcloud.evaluate.aster import AsterConfig
+    from lstcloud.evaluate.report import write_report
+    from lstcloud.training.cv import cross_validate_aster, cv_method, write_cv_summary
+
+    if args.samples or args.limit:
+        raise ConfigError("--cv uses every sample of --data: drop --samples / --limit")
+    methods = [cv_method(n) for n in m.parse_methods(args.methods)]
+    methods += [cv_method(Path(p).name, model_path=p) for p in args.model]
+    config = AsterConfig(
+        erode_px=args.erode_px,
+        min_valid_k=args.min_valid_k,
+        resampling=args.resampling,
+        n_panels=args.panels,
+    )
+    outcome = cross_validate_aster(
+        args.data,
+        methods,
+        k=args.cv,
+        root=args.cv_models or args.report / "folds",
+        config=config,
+        max_steps=args.max_steps,
+        threads=args.threads,
+        progress=not args.no_progress,
+    )
+    write_report(outcome.result, args.report)
+    parts = ["lstcloud", "evaluate", "aster", "--cv", str(args.cv), "--data", str(args.data),
+             "--methods", args.methods, *[f"--model={p}" for p in args.model],
+             "--report", str(args.report)]
+    if args.max_steps is not None:
+        parts += ["--max-steps", str(args.max_steps)]
+    command = " ".join(shlex.quote(a) for a in parts)
+    path = write_cv_summary(outcome, args.report, command=command)
+    for name, row in outcome.summary.items():
+        if "wins_vs_bicubic" not in row:
+            print(f"cv    {name:32s} RMSE {row['rmse_k']:.3f} K")
+            continue
+        print(
+            f"cv    {name:32s} RMSE {row['rmse_k']:.3f} K (sd {row['rmse_std_k']:.2f})  "
+            f"SSIM {row['ssim']:.3f}  bias {row['bias_k']:+.3f} K  "
+            f"wins {row['wins_vs_bicubic']}/{row['n_samples']}  "
+            f"gap closed {100 * row['gap_closed_mse']:.0f} %"
+        )
+    print(f"report: {path}")
     return 0
 
 
@@ -190,4 +242,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="bilinear",
         help="rasterio resampling of the 250 m output onto the ASTER grid",
     )
+    aster.add_argument(
+        "--cv",
+        type=int,
+        default=0,
+        metavar="K",
+        help="out-of-fold: K scene-level folds (sorted names, sample i -> fold i mod K); "
+        "learned methods are retrained per fold on the other folds' MODIS inputs only",
+    )
+    aster.add_argument(
+        "--cv-models",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="--cv: cache of the fold models (default REPORT/folds; a rerun resumes)",
+    )
+    aster.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="--cv: override every recipe's training length (quick checks)",
+    )
+    aster.add_argument("--threads", type=int, default=None, help="--cv: torch threads")
+    aster.add_argument("--no-progress", action="store_true", help="--cv: no progress bar")
     aster.set_defaults(func=_run_aster)

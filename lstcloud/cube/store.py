@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lstcloud import __version__
+from lstcloud.cube.consolidated import consolidate, open_consolidated
 from lstcloud.cube.errors import TransientCubeError, cube_io_error
 from lstcloud.cube.schema import (
     CUBE_FORMAT_VERSION,
@@ -464,6 +465,7 @@ def _create_template(
     # the format version goes in last: until then the store is not taken for a cube
     group = zarr.open_group(store, mode="r+", use_consolidated=False)
     group.attrs.update({f"{_ATTR_PREFIX}format_version": CUBE_FORMAT_VERSION})
+    consolidate(store)  # plain xr.open_zarr(url) opens it in one read, with no warning
     return group
 
 
@@ -475,16 +477,6 @@ def _exists(store: Store) -> bool:
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeNotFoundError):
         return False
     return True
-
-
-def _has_consolidated_metadata(store: Store) -> bool:
-    import zarr
-
-    try:
-        group = zarr.open_group(store, mode="r", use_consolidated=True)
-    except ValueError:  # zarr: "Consolidated metadata requested ... but not found"
-        return False
-    return group.metadata.consolidated_metadata is not None
 
 
 def _extend(
@@ -531,8 +523,7 @@ def _extend(
     time_arr[layout.n_times : n_new] = np.arange(
         offset + layout.n_times, offset + n_new, dtype=time_arr.dtype
     )
-    if _has_consolidated_metadata(store):
-        zarr.consolidate_metadata(store)  # keep it current (it would show the old length)
+    consolidate(store)  # keep it current (it would show the old length)
     return _layout_from_group(zarr.open_group(store, mode="r", use_consolidated=False), str(url))
 
 
@@ -721,14 +712,12 @@ def open_cube(
     CubeError
         If there is no cube at ``url``.
     """
-    import xarray as xr
 
     layout = _layout_from_group(_open_group(url, storage_options, mode="r"), str(url))
     store = zarr_store(url, storage_options=storage_options, read_only=True)
     keep_raw = {name: not VARIABLES[name].is_qc for name in layout.variables}
-    ds = xr.open_zarr(
+    ds = open_consolidated(
         store,
-        consolidated=False,
         decode_coords="all",
         chunks={} if chunks is None else chunks,
         mask_and_scale=keep_raw,

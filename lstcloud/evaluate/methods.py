@@ -1,17 +1,15 @@
 """Super-resolution methods as the evaluation sees them: a name, a ``predict`` and whether the
 method needs the NDVI guide.
 
-``lstcloud.models.load_model`` provides the shipped methods (``bicubic``, ``tsharp``,
-``sc-unet``, ``sif-cnn-sr1``, ``sif-cnn-sr2``, the ``*-published`` presets, or a model folder).
-``nearest`` (1 km replicated) and ``dms`` (data-mining sharpener) live in this package. While
-``lstcloud.models`` is not installed, ``bicubic`` and ``tsharp`` fall back to the reference
-implementations of :mod:`lstcloud.evaluate.baselines`; the ``source`` of a method says which
+``lstcloud.models.load_model`` provides the shipped methods (``default``, ``bicubic``,
+``tsharp``, ``sc-unet``, ``sif-cnn-sr1``, ``sif-cnn-sr2``, the ``*-published`` presets, or a
+model folder). ``nearest`` (1 km replicated, :mod:`lstcloud.evaluate.baselines`) and ``dms``
+(data-mining sharpener) live in this package; the ``source`` of a method says which
 implementation ran.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from lstcloud import models
 from lstcloud.errors import ConfigError, LstcloudError
 
 from . import baselines
@@ -39,7 +38,7 @@ log = logging.getLogger(__name__)
 LST_ONLY_METHODS: frozenset[str] = frozenset({"nearest", "bicubic"})
 """Methods that use the LST alone (the only ones usable without an NDVI guide)."""
 
-SHIPPED_MODELS: tuple[str, ...] = ("sc-unet", "sif-cnn-sr1", "sif-cnn-sr2")
+SHIPPED_MODELS: tuple[str, ...] = ("default", "sc-unet", "sif-cnn-sr1", "sif-cnn-sr2")
 MODEL_BASELINES: tuple[str, ...] = ("bicubic", "tsharp", "tsharp-window")
 PUBLISHED_PRESETS: tuple[str, ...] = ("sif-cnn-sr1-published", "sif-cnn-sr2-published")
 KNOWN_METHODS: tuple[str, ...] = (
@@ -79,17 +78,6 @@ class Method:
     needs_ndvi: bool
     source: str
     card: dict[str, Any] = field(default_factory=dict)
-
-
-def _models_module() -> Any | None:
-    """``lstcloud.models`` when it is installed and exports ``load_model``, else None."""
-    try:
-        module = importlib.import_module("lstcloud.models")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("lstcloud.models",):
-            return None
-        raise
-    return module if callable(getattr(module, "load_model", None)) else None
 
 
 def _card_dict(card: Any) -> dict[str, Any]:
@@ -141,20 +129,6 @@ def _local(name: str) -> Method:
             needs_ndvi=False,
             source="lstcloud.evaluate.baselines",
         )
-    if name == "bicubic":
-        return Method(
-            name=name,
-            predict=lambda lst, ndvi: baselines.bicubic_upsample(lst),
-            needs_ndvi=False,
-            source="lstcloud.evaluate.baselines",
-        )
-    if name == "tsharp":
-        return Method(
-            name=name,
-            predict=lambda lst, ndvi: baselines.tsharp(lst, ndvi),
-            needs_ndvi=True,
-            source="lstcloud.evaluate.baselines",
-        )
     if name == "dms":
         from .dms import DMSSharpener
 
@@ -191,10 +165,7 @@ def resolve_method(
         trained model is asked for. The message names the method.
     """
     if model_path is not None:
-        models = _models_module()
         path = Path(model_path)
-        if models is None:
-            raise ConfigError(f"--model {path}: lstcloud.models is not installed")
         if not path.is_dir():
             raise ConfigError(f"--model {path}: not a folder")
         try:
@@ -207,14 +178,6 @@ def resolve_method(
     if name not in KNOWN_METHODS:
         raise ConfigError(
             f"unknown method {name!r}; choose from {', '.join(KNOWN_METHODS)} or --model DIR"
-        )
-    models = _models_module()
-    if models is None:
-        if name in ("bicubic", "tsharp"):
-            log.info("lstcloud.models not installed: %s uses the reference implementation", name)
-            return _local(name)
-        raise ConfigError(
-            f"method {name!r} needs lstcloud.models (trained models), which is not installed"
         )
     try:
         model = _load(models, name, device)

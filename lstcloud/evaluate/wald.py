@@ -12,7 +12,6 @@ the scale-invariance hypothesis, not accuracy against an independent truth.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -21,9 +20,9 @@ from typing import Literal
 
 import numpy as np
 
+from lstcloud import ops
 from lstcloud.errors import ConfigError
 
-from . import baselines
 from .datasets import detect_layout, fill_nearest, iter_dev_samples, iter_mod11a1_patches
 from .methods import Method
 from .metrics import score
@@ -130,18 +129,10 @@ def canonical_degradation(name: str) -> str:
 def get_degrader(name: str, *, min_valid: float = 1.0) -> tuple[Degrader, str]:
     """Return H called ``name`` as ``f(image) -> image / 4`` and where it comes from.
 
-    ``lstcloud.ops.degrade_np`` (the operator the training loss uses; NaN-aware, a coarse
-    pixel is NaN when less than ``min_valid`` of its block is valid) when that module is
-    installed, otherwise the reference implementation of :mod:`lstcloud.evaluate.baselines`.
+    ``lstcloud.ops.degrade_np``: the operator the training loss uses; NaN-aware, a coarse
+    pixel is NaN when less than ``min_valid`` of its block is valid.
     """
     method = canonical_degradation(name)
-    try:
-        ops = importlib.import_module("lstcloud.ops")
-    except ModuleNotFoundError as exc:
-        if exc.name != "lstcloud.ops":
-            raise
-        fallback = baselines.reference_degradation("block-mean" if method == "mean" else method)
-        return fallback, "lstcloud.evaluate.baselines"
 
     def apply(image: np.ndarray) -> np.ndarray:
         return ops.degrade_np(image, method=method, factor=4, min_valid=min_valid)

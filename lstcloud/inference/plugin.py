@@ -317,9 +317,7 @@ class ModelPlugin(WorkerPlugin):
         device = resolve_device(self.device, where=where)
         import torch
 
-        from lstcloud.inference.allocator import tune_allocator
-
-        malloc = tune_allocator()
+        from lstcloud.allocator import malloc_tuned
 
         nthreads = int(getattr(worker.state, "nthreads", 1) or 1)
         threads = torch_threads(
@@ -338,7 +336,7 @@ class ModelPlugin(WorkerPlugin):
                 "device": device,
                 "threads": torch.get_num_threads(),
                 "nthreads": nthreads,
-                "malloc_tuned": bool(malloc) and all(malloc.values()),
+                "malloc_tuned": malloc_tuned(),
             }
         log.info(
             "%s loaded model %s on %s (%d torch threads)",

@@ -99,13 +99,20 @@ CARD_SCHEMA: dict[str, Any] = {
         "validation_as_shipped": {"type": ["object", "null"]},
         "software_version": {"type": "string"},
         "sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
-        "sha256_kind": {"enum": [WEIGHTS_HASH, "file"]},
+        "sha256_kind": {"enum": [WEIGHTS_HASH, "file", "ensemble-members-v1"]},
+        "members": {"type": "array", "items": {"type": "string"}},
+        "tta": {"enum": ["none", "flips", "d4"]},
         "created": {"type": "string"},
         "notes": {"type": "array", "items": {"type": "string"}},
     },
     "allOf": [
         {
-            "if": {"properties": {"parameters": {"exclusiveMinimum": 0}}},
+            "if": {
+                "properties": {
+                    "parameters": {"exclusiveMinimum": 0},
+                    "architecture": {"not": {"const": "ensemble"}},
+                }
+            },
             "then": {
                 "required": ["network"],
                 "properties": {"sha256": {"type": "string"}, "normalization": _NORMALIZATION},

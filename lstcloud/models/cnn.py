@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn import functional as nnf
 
 from lstcloud import ops
-from lstcloud.errors import ConfigError
+from lstcloud.errors import ConfigError, LstcloudWarning
 from lstcloud.models.base import FACTOR, check_pair, check_pair_tensor, default_device
 from lstcloud.models.card import (
     CARD_VERSION,
@@ -442,4 +444,57 @@ def load_cnn(
             f"{count_parameters(network)}"
         )
     normalization = Normalization.from_dict(card["normalization"])
+    card = checked_receptive_field(card, network.config, source=str(folder))
     return CNNModel(network, normalization, name=card["name"], card=card, device=device)
+
+
+#: Exact halo (250 m px) of the network pipeline (local NaN fill + bicubic + network), by
+#: architecture (the JSON of its :class:`NetworkConfig`): the published layout with and
+#: without the residual connection, as the gradient probe measured it (88 px; a test re-runs
+#: the probe). Other configurations are probed once per process.
+_ARCHITECTURE_RF: dict[str, int] = {
+    json.dumps(NetworkConfig(residual=r).to_dict(), sort_keys=True): 88 for r in (False, True)
+}
+
+
+def architecture_receptive_field(config: NetworkConfig) -> int:
+    """The measured halo (250 m px) of the network pipeline of ``config`` (cached).
+
+    It depends on the layer layout only, not on the trained values: the probe runs on a
+    freshly initialised network (eval mode).
+    """
+    key = json.dumps(config.to_dict(), sort_keys=True)
+    if key not in _ARCHITECTURE_RF:
+        net = SIFCNN(config)
+        norm = Normalization(lst_mean=300.0, lst_std=10.0, ndvi_mean=0.5, ndvi_std=0.2)
+        probe = CNNModel(net, norm, name="probe", card={}, receptive_field_px=None, device="cpu")
+        _ARCHITECTURE_RF[key] = measure_model_receptive_field(probe)
+    return _ARCHITECTURE_RF[key]
+
+
+def checked_receptive_field(
+    card: dict[str, Any], config: NetworkConfig, *, source: str
+) -> dict[str, Any]:
+    """``card`` with its receptive-field claims checked against the architecture's measured
+    field: a card that claims less than measured is corrected (with a warning naming the
+    card), so chunked inference never uses too small a halo."""
+    measured = architecture_receptive_field(config)
+    pp = Postprocess.from_dict(card.get("postprocess"))
+    claimed_net = card.get("receptive_field_network_px")
+    if claimed_net is None and not pp.reach_px(factor=FACTOR):
+        claimed_net = card.get("receptive_field_exact_px", card.get("receptive_field_px"))
+    whole = measured + pp.reach_px(factor=FACTOR)
+    claims = [claimed_net, card.get("receptive_field_exact_px"), card.get("receptive_field_px")]
+    if all(c is not None for c in claims) and claimed_net >= measured and min(claims[1:]) >= whole:
+        return card
+    warnings.warn(
+        f"{source}: the card claims a receptive field of {claims} px, less than the "
+        f"{measured} px (+{whole - measured} px post-processing) measured for its architecture: "
+        "using the measured field",
+        LstcloudWarning,
+        stacklevel=3,
+    )
+    fixed = {k: v for k, v in card.items() if k not in _DERIVED_CARD_KEYS}
+    fixed["postprocess"] = card.get("postprocess")
+    fixed["receptive_field_network_px"] = measured
+    return fixed

@@ -16,11 +16,12 @@ from lstcloud.models.base import SuperResolver
 from lstcloud.models.baselines import BASELINES
 from lstcloud.models.card import CARD_FILE, WEIGHTS_FILE, read_card
 from lstcloud.models.cnn import load_cnn
+from lstcloud.models.ensemble import ENSEMBLE, load_ensemble
 
 __all__ = ["SHIPPED_MODELS", "available_models", "load_model", "shipped_models_dir"]
 
 #: Models shipped in ``lstcloud/data/models/<name>/``.
-SHIPPED_MODELS: tuple[str, ...] = ("sif-cnn-sr1", "sif-cnn-sr2", "sc-unet")
+SHIPPED_MODELS: tuple[str, ...] = ("default", "sif-cnn-sr1", "sif-cnn-sr2", "sc-unet")
 
 
 def shipped_models_dir() -> Path:
@@ -135,6 +136,8 @@ def _load_folder(folder: Path, *, device: str | torch.device | None) -> SuperRes
             return BASELINES[architecture](**options, device=device)
         except TypeError as exc:
             raise ConfigError(f"{folder}/{CARD_FILE}: bad method_options: {exc}") from None
+    if architecture == ENSEMBLE:
+        return load_ensemble(folder, device=device)
     return load_cnn(folder, device=device)
 
 

@@ -486,7 +486,8 @@ class DevFolderPairs(PatchDataset):
         aster = sorted(f for f in self._files_read if is_aster_file(f))
         return {
             "source": "dev-folder",
-            "path": str(self.root),
+            # the data set's name, not a machine path (cards are packaged data)
+            "path": self.root.name,
             "samples": list(self.sample_ids),
             "files": kinds,
             "files_read_count": len(self._files_read),

@@ -450,19 +450,49 @@ def _open_data(config: TrainConfig, data: str | PatchDataset | None) -> PatchDat
     )
 
 
-def _train(
-    config: TrainConfig,
-    *,
-    out: Path,
-    data: str | PatchDataset | None,
-    ctx: DistContext,
-    stop_after: int | None,
-    resume: bool,
-    progress: bool,
-) -> TrainResult:
-    from tqdm.auto import tqdm
+@dataclasses.dataclass
+class _Run:
+    """Everything one training run holds (set up by :func:`_setup`)."""
 
-    t_start = time.perf_counter()
+    config: TrainConfig
+    ctx: DistContext
+    train_ds: PatchDataset
+    train_ids: list[str]
+    val_ids: list[str]
+    val_items: list[dict[str, torch.Tensor]]
+    norm: Normalization
+    loss_cfg: LossConfig
+    objective: _Objective
+    net: SIFCNN
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    autocast: Any
+    sampler: DistributedSampler
+    per_epoch: int
+    state: dict[str, Any]
+    best_weights: dict[str, torch.Tensor] | None = None
+
+
+def _new_state() -> dict[str, Any]:
+    return {
+        "step": 0,
+        "best_val": math.inf,
+        "bad_checks": 0,
+        "stopped_early": False,
+        "best_step": 0,
+        "last_val": {},
+        "train_time_s": 0.0,
+        "recent_losses": [],
+        "patches_drawn": 0,
+        "rejected_draws": 0,
+        "fallback_draws": 0,
+    }
+
+
+def _setup(config: TrainConfig, data: str | PatchDataset | None, ctx: DistContext) -> _Run:
+    """Seed, open and split the data, build the network, optimiser, schedule and sampler."""
     if config.num_threads and ctx.device.type == "cpu":
         torch.set_num_threads(config.num_threads)
     torch.manual_seed(config.seed)
@@ -480,7 +510,6 @@ def _train(
     train_ds.check_patches()  # fails naming the data when no patch passes data.min_valid
     val_ds = dataset.subset(val_ids, augment=False) if val_ids else None
     norm = Normalization.from_arrays(*train_ds.stats_arrays())
-    val_items = val_ds.validation_items() if val_ds is not None else []
 
     loss_cfg = build_loss_config(config)
     objective = _Objective(config.method, loss_cfg, norm, channels_last=config.channels_last)
@@ -492,29 +521,18 @@ def _train(
         model = DistributedDataParallel(
             net, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None
         )
-    opt = torch.optim.AdamW(
-        net.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay
-    )
     o = config.optim
+    opt = torch.optim.AdamW(net.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt,
         lambda s: _lr_lambda(
-            s,
-            warmup=o.warmup_steps,
-            total=o.max_steps,
-            schedule=o.schedule,
+            s, warmup=o.warmup_steps, total=o.max_steps, schedule=o.schedule,
             min_ratio=o.min_lr_ratio,
         ),
     )
     autocast, amp_dtype = _autocast(ctx, config.amp)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-
     sampler = DistributedSampler(
-        train_ds,
-        num_replicas=ctx.world_size,
-        rank=ctx.rank,
-        shuffle=True,
-        seed=config.seed,
+        train_ds, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=config.seed,
         drop_last=True,
     )
     per_epoch = len(sampler) // o.batch_size
@@ -523,198 +541,222 @@ def _train(
             f"data.patches_per_epoch={config.data.patches_per_epoch} gives no full batch of "
             f"{o.batch_size} per process (world size {ctx.world_size})"
         )
+    return _Run(
+        config=config, ctx=ctx, train_ds=train_ds, train_ids=train_ids, val_ids=val_ids,
+        val_items=val_ds.validation_items() if val_ds is not None else [], norm=norm,
+        loss_cfg=loss_cfg, objective=objective, net=net, model=model, opt=opt, sched=sched,
+        scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
+        autocast=autocast, sampler=sampler, per_epoch=per_epoch, state=_new_state(),
+    )
 
-    state = {
-        "step": 0,
-        "best_val": math.inf,
-        "bad_checks": 0,
-        "stopped_early": False,
-        "best_step": 0,
-        "last_val": {},
-        "train_time_s": 0.0,
-        "recent_losses": [],
-        "patches_drawn": 0,
-        "rejected_draws": 0,
-        "fallback_draws": 0,
-    }
-    best_weights: dict[str, torch.Tensor] | None = None
-    ckpt_path = out / CHECKPOINT
-    metrics_path = out / METRICS
-    if ctx.is_main:
+
+def _restore(run: _Run, out: Path, *, resume: bool) -> None:
+    """Resume from ``out/checkpoints/last.pt`` when asked and present (refusing another
+    config's checkpoint); otherwise start a fresh ``metrics.jsonl``."""
+    ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
+    if run.ctx.is_main:
         (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     if resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=ctx.device, weights_only=True)
-        if ckpt["config"] != _config_fingerprint(config):
+        ckpt = torch.load(ckpt_path, map_location=run.ctx.device, weights_only=True)
+        if ckpt["config"] != _config_fingerprint(run.config):
             raise ConfigError(
                 f"{ckpt_path}: checkpoint was written by a different training config; "
                 "use another --out or delete the checkpoint"
             )
-        net.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        scaler.load_state_dict(ckpt["scaler"])
+        run.net.load_state_dict(ckpt["model"])
+        run.opt.load_state_dict(ckpt["optimizer"])
+        run.sched.load_state_dict(ckpt["scheduler"])
+        run.scaler.load_state_dict(ckpt["scaler"])
         _set_rng_state(ckpt["rng"])
-        state.update(json.loads(ckpt["state"]))
-        best_weights = ckpt.get("best_model")
-        if ctx.is_main:
-            _truncate_metrics(metrics_path, state["step"])
-        log.info("resumed %s at step %d", ckpt_path, state["step"])
-    elif ctx.is_main and metrics_path.exists():
+        run.state.update(json.loads(ckpt["state"]))
+        run.best_weights = ckpt.get("best_model")
+        if run.ctx.is_main:
+            _truncate_metrics(metrics_path, run.state["step"])
+        log.info("resumed %s at step %d", ckpt_path, run.state["step"])
+    elif run.ctx.is_main and metrics_path.exists():
         metrics_path.unlink()
 
-    def save_checkpoint() -> None:
-        if ctx.is_main:
-            payload = {
-                "model": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "scaler": scaler.state_dict(),
-                "rng": _rng_state(),
-                "state": json.dumps(state),
-                "config": _config_fingerprint(config),
-            }
-            if best_weights is not None:
-                payload["best_model"] = best_weights
-            tmp = ckpt_path.with_suffix(".tmp")
-            torch.save(payload, tmp)
-            tmp.replace(ckpt_path)
-        if ctx.distributed:
-            import torch.distributed as dist
 
-            dist.barrier()
+def _save_checkpoint(run: _Run, out: Path) -> None:
+    """Write ``checkpoints/last.pt`` atomically (rank 0), then synchronise the ranks."""
+    if run.ctx.is_main:
+        payload = {
+            "model": run.net.state_dict(),
+            "optimizer": run.opt.state_dict(),
+            "scheduler": run.sched.state_dict(),
+            "scaler": run.scaler.state_dict(),
+            "rng": _rng_state(),
+            "state": json.dumps(run.state),
+            "config": _config_fingerprint(run.config),
+        }
+        if run.best_weights is not None:
+            payload["best_model"] = run.best_weights
+        ckpt_path = out / CHECKPOINT
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(ckpt_path)
+    if run.ctx.distributed:
+        import torch.distributed as dist
 
-    bar = tqdm(
-        total=o.max_steps,
-        initial=state["step"],
-        disable=not (progress and ctx.is_main),
-        desc=config.name,
-        unit="step",
-        dynamic_ncols=True,
-    )
+        dist.barrier()
+
+
+def _step(run: _Run, raw: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    """One optimiser step on a batch; counts the patch draws."""
+    state, o = run.state, run.config.optim
+    state["patches_drawn"] += int(raw["lst_1km"].shape[0])
+    state["rejected_draws"] += int(raw.pop("rejected_draws").sum())
+    state["fallback_draws"] += int(raw.pop("fallback_draws").sum())
+    batch = {k: v.to(run.ctx.device, non_blocking=True) for k, v in raw.items()}
+    run.opt.zero_grad(set_to_none=True)
+    if run.autocast is not None:
+        with run.autocast:
+            loss, parts = run.objective(run.model, batch)
+    else:
+        loss, parts = run.objective(run.model, batch)
+    if not torch.isfinite(loss):
+        raise ConfigError(
+            f"{run.config.name}: training loss became {float(loss)} at step {state['step']}"
+        )
+    run.scaler.scale(loss).backward()
+    if o.grad_clip:
+        run.scaler.unscale_(run.opt)
+        nn.utils.clip_grad_norm_(run.net.parameters(), o.grad_clip)
+    run.scaler.step(run.opt)
+    run.scaler.update()
+    run.sched.step()
+    state["step"] += 1
+    state["recent_losses"] = [*state["recent_losses"][-19:], float(loss.detach())]
+    return loss, parts
+
+
+def _log_step(run: _Run, metrics_path: Path, epoch: int, parts: dict[str, float],
+              elapsed: float, bar: Any) -> None:
+    mean_loss = all_reduce_mean(run.state["recent_losses"][-1], run.ctx)
+    bar.set_postfix(loss=f"{mean_loss:.4g}")
+    if run.ctx.is_main:
+        _append_jsonl(
+            metrics_path,
+            {"step": run.state["step"], "epoch": epoch, "lr": run.sched.get_last_lr()[0],
+             "train_loss": mean_loss, **parts, "elapsed_s": elapsed},
+        )
+
+
+def _check_validation(run: _Run, metrics_path: Path) -> None:
+    """Validate (MODIS only), keep the best weights, decide early stopping."""
+    state, step = run.state, run.state["step"]
+    metrics = _validate(run.net, run.val_items, run.objective, run.norm, run.ctx)
+    state["last_val"] = metrics
+    if run.ctx.is_main:
+        _append_jsonl(metrics_path, {"step": step, **metrics})
+    es = run.config.early_stopping
+    if metrics["val_loss"] < state["best_val"] - es.min_delta:
+        state.update(best_val=metrics["val_loss"], bad_checks=0, best_step=step)
+        run.best_weights = {k: v.detach().clone() for k, v in run.net.state_dict().items()}
+    else:
+        state["bad_checks"] += 1
+        if es.enabled and state["bad_checks"] >= es.patience:
+            state["stopped_early"] = True
+            log.info("early stop at step %d (best %d)", step, state["best_step"])
+
+
+def _loop(run: _Run, out: Path, *, stop_after: int | None, progress: bool) -> None:
+    """Optimiser steps until ``max_steps``, early stopping or ``stop_after`` steps."""
+    from tqdm.auto import tqdm
+
+    config, o, state = run.config, run.config.optim, run.state
+    metrics_path = out / METRICS
+    bar = tqdm(total=o.max_steps, initial=state["step"],
+               disable=not (progress and run.ctx.is_main), desc=config.name, unit="step",
+               dynamic_ncols=True)
     steps_this_call = 0
     current_epoch: int | None = None
     batches: Iterator[dict[str, torch.Tensor]] = iter(())
-    model.train()
+    run.model.train()
     t_loop = time.perf_counter()
     while state["step"] < o.max_steps and not state["stopped_early"]:
         if stop_after is not None and steps_this_call >= stop_after:
             break
-        step = state["step"]
-        epoch, b = divmod(step, per_epoch)
+        epoch, b = divmod(state["step"], run.per_epoch)
         if current_epoch != epoch:
-            train_ds.set_epoch(epoch)
+            run.train_ds.set_epoch(epoch)
             batches = _iter_batches(
-                train_ds,
-                _epoch_batches(sampler, epoch, o.batch_size)[b:],
-                num_workers=config.data.num_workers,
-                pin=ctx.device.type == "cuda",
+                run.train_ds, _epoch_batches(run.sampler, epoch, o.batch_size)[b:],
+                num_workers=config.data.num_workers, pin=run.ctx.device.type == "cuda",
             )
             current_epoch = epoch
-        raw = next(batches)
-        state["patches_drawn"] += int(raw["lst_1km"].shape[0])
-        state["rejected_draws"] += int(raw.pop("rejected_draws").sum())
-        state["fallback_draws"] += int(raw.pop("fallback_draws").sum())
-        batch = {k: v.to(ctx.device, non_blocking=True) for k, v in raw.items()}
-        opt.zero_grad(set_to_none=True)
-        if autocast is not None:
-            with autocast:
-                loss, parts = objective(model, batch)
-        else:
-            loss, parts = objective(model, batch)
-        if not torch.isfinite(loss):
-            raise ConfigError(f"{config.name}: training loss became {float(loss)} at step {step}")
-        scaler.scale(loss).backward()
-        if o.grad_clip:
-            scaler.unscale_(opt)
-            nn.utils.clip_grad_norm_(net.parameters(), o.grad_clip)
-        scaler.step(opt)
-        scaler.update()
-        sched.step()
-        state["step"] = step = step + 1
+        _, parts = _step(run, next(batches))
+        step = state["step"]
         steps_this_call += 1
         bar.update(1)
-        state["recent_losses"] = [*state["recent_losses"][-19:], float(loss.detach())]
-
         if step % config.log_every == 0 or step == o.max_steps:
-            mean_loss = all_reduce_mean(state["recent_losses"][-1], ctx)
-            bar.set_postfix(loss=f"{mean_loss:.4g}")
-            if ctx.is_main:
-                _append_jsonl(
-                    metrics_path,
-                    {
-                        "step": step,
-                        "epoch": epoch,
-                        "lr": sched.get_last_lr()[0],
-                        "train_loss": mean_loss,
-                        **parts,
-                        "elapsed_s": state["train_time_s"] + time.perf_counter() - t_loop,
-                    },
-                )
-        validating = bool(val_items) and (step % config.validate_every == 0 or step == o.max_steps)
+            elapsed = state["train_time_s"] + time.perf_counter() - t_loop
+            _log_step(run, metrics_path, epoch, parts, elapsed, bar)
+        validating = bool(run.val_items) and (
+            step % config.validate_every == 0 or step == o.max_steps
+        )
         if validating or step % config.checkpoint_every == 0:
-            sync_buffers(net, ctx)
+            sync_buffers(run.net, run.ctx)
         if validating:
-            metrics = _validate(net, val_items, objective, norm, ctx)
-            state["last_val"] = metrics
-            if ctx.is_main:
-                _append_jsonl(metrics_path, {"step": step, **metrics})
-            es = config.early_stopping
-            if metrics["val_loss"] < state["best_val"] - es.min_delta:
-                state.update(best_val=metrics["val_loss"], bad_checks=0, best_step=step)
-                best_weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                state["bad_checks"] += 1
-                if es.enabled and state["bad_checks"] >= es.patience:
-                    state["stopped_early"] = True
-                    log.info("early stop at step %d (best %d)", step, state["best_step"])
+            _check_validation(run, metrics_path)
         if step % config.checkpoint_every == 0:
             state["train_time_s"] += time.perf_counter() - t_loop
             t_loop = time.perf_counter()
-            save_checkpoint()
+            _save_checkpoint(run, out)
     bar.close()
     state["train_time_s"] += time.perf_counter() - t_loop
-    sync_buffers(net, ctx)
-    save_checkpoint()
-    finished = state["step"] >= o.max_steps or state["stopped_early"]
-    if not finished:
-        return TrainResult(out, state["step"], False, False, net, ctx.world_size)
+    sync_buffers(run.net, run.ctx)
+    _save_checkpoint(run, out)
 
-    if best_weights is not None:
-        net.load_state_dict(best_weights)
+
+def _release(run: _Run, out: Path, wall_s: float) -> None:
+    """Load the best weights, validate them and write the model folder (rank 0)."""
+    ctx, state = run.ctx, run.state
+    if run.best_weights is not None:
+        run.net.load_state_dict(run.best_weights)
     draws = {
         k: round(all_reduce_mean(float(state.get(k, 0)), ctx) * ctx.world_size)
         for k in ("patches_drawn", "rejected_draws", "fallback_draws")
     }
     if ctx.is_main:
-        final = _validate(
-            net,
-            val_items,
-            objective,
-            norm,
-            dataclasses.replace(ctx, rank=0, world_size=1, backend=None),
-        )
+        single = dataclasses.replace(ctx, rank=0, world_size=1, backend=None)
+        final = _validate(run.net, run.val_items, run.objective, run.norm, single)
         card = _card(
-            config,
-            loss_cfg,
-            net,
-            norm,
-            train_ds,
-            train_ids,
-            val_ids,
-            state,
-            final,
-            ctx,
-            time.perf_counter() - t_start,
-            draws,
+            run.config, run.loss_cfg, run.net, run.norm, run.train_ds, run.train_ids,
+            run.val_ids, state, final, ctx, wall_s, draws,
         )
-        _save(out, net, norm, card)
+        _save(out, run.net, run.norm, card)
+        metrics_path = out / METRICS
         if metrics_path.exists():
-            write_loss_curve(metrics_path, out / CURVE, title=config.name)
+            write_loss_curve(metrics_path, out / CURVE, title=run.config.name)
     if ctx.distributed:
         import torch.distributed as dist
 
         dist.barrier()
-    return TrainResult(out, state["step"], bool(state["stopped_early"]), True, net, ctx.world_size)
+
+
+def _train(
+    config: TrainConfig,
+    *,
+    out: Path,
+    data: str | PatchDataset | None,
+    ctx: DistContext,
+    stop_after: int | None,
+    resume: bool,
+    progress: bool,
+) -> TrainResult:
+    t_start = time.perf_counter()
+    run = _setup(config, data, ctx)
+    _restore(run, out, resume=resume)
+    _loop(run, out, stop_after=stop_after, progress=progress)
+    state = run.state
+    finished = state["step"] >= config.optim.max_steps or state["stopped_early"]
+    if not finished:
+        return TrainResult(out, state["step"], False, False, run.net, ctx.world_size)
+    _release(run, out, time.perf_counter() - t_start)
+    return TrainResult(
+        out, state["step"], bool(state["stopped_early"]), True, run.net, ctx.world_size
+    )
 
 
 def _card(
@@ -778,9 +820,19 @@ def _card(
             "torch": torch.__version__,
             "machine": platform.machine(),
             "seed": config.seed,
-            "config": config.model_dump(mode="json"),
+            "config": _portable_config(config),
         },
     }
+
+
+def _portable_config(config: TrainConfig) -> dict[str, Any]:
+    """The config as the card records it: a local data path becomes its folder name (cards
+    are packaged data: no machine paths)."""
+    data = config.model_dump(mode="json")
+    path = data["data"].get("path")
+    if path and "://" not in path:
+        data["data"]["path"] = Path(path).name
+    return data
 
 
 _RF_CACHE: dict[str, tuple[int, int]] = {}

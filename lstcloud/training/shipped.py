@@ -157,7 +157,7 @@ def validate_as_shipped(
             "the validation samples: real MODIS 1 km LST degraded to 4 km and 250 m NDVI to "
             "1 km with H, super-resolved back, scored against the 1 km LST; mean over samples"
         ),
-        "data": str(data),
+        "data": Path(data).name,
         "samples": samples,
         "postprocess": card.get("postprocess"),
         "sha256": card.get("sha256"),

@@ -79,3 +79,43 @@ def test_model_receptive_field_bounds_the_influence(measured_model: CNNModel) ->
     coarse_far = lst.copy()
     coarse_far[28 + exact // 4 + 1, 28] += 10.0
     assert np.float32(measured_model.predict(coarse_far, ndvi)[centre, centre]) == base
+
+
+@pytest.mark.slow
+def test_known_architecture_fields_are_what_the_probe_measures() -> None:
+    from lstcloud.models import cnn
+    from lstcloud.models.network import NetworkConfig
+
+    config = NetworkConfig(residual=True)
+    key = cnn.json.dumps(config.to_dict(), sort_keys=True)
+    table = cnn._ARCHITECTURE_RF.pop(key)
+    try:
+        assert cnn.architecture_receptive_field(config) == table
+    finally:
+        cnn._ARCHITECTURE_RF[key] = table
+
+
+def test_a_card_claiming_too_small_a_field_is_corrected(tmp_path) -> None:
+    import json
+    import shutil
+    import warnings
+
+    from lstcloud.errors import LstcloudWarning
+    from lstcloud.models import load_model
+    from lstcloud.models.registry import shipped_models_dir
+
+    folder = tmp_path / "sr1"
+    shutil.copytree(shipped_models_dir() / "sif-cnn-sr1", folder)
+    card = json.loads((folder / "model.json").read_text())
+    for key in ("receptive_field_px", "receptive_field_exact_px", "receptive_field_network_px"):
+        card[key] = 0
+    (folder / "model.json").write_text(json.dumps(card))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_model(folder, device="cpu")
+    assert model.receptive_field_px >= 96  # 88 px network + 8 px consistency correction
+    assert any(issubclass(w.category, LstcloudWarning) and "measured" in str(w.message)
+               for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LstcloudWarning)  # the shipped card is right: no warning
+        assert load_model("sif-cnn-sr1", device="cpu").receptive_field_px == 96

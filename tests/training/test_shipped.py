@@ -128,3 +128,17 @@ def test_validation_as_shipped_is_reproduced_by_its_code(aster_dev: Path, tmp_pa
     assert fresh["postprocess"] is None
     assert fresh["wald_rmse_k"] > again["wald_rmse_k"]  # the bare deck SR1 drifts
     assert load_model(folder, device="cpu").card["validation_as_shipped"] == fresh
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name", (*SHIPPED, "default"))
+def test_every_card_validation_as_shipped_is_recomputed(name: str, aster_dev: Path) -> None:
+    """The card's Wald figures are what its own code gives for the model as shipped."""
+    from lstcloud.training.shipped import validate_as_shipped
+
+    folder = shipped_models_dir() / name
+    card = load_model(folder, device="cpu").card
+    again = validate_as_shipped(folder, data=aster_dev, write=False)
+    for key in ("wald_rmse_k", "wald_ssim", "wald_rmse_bicubic_k"):
+        assert again[key] == pytest.approx(card["validation_as_shipped"][key], abs=1e-4), key
+    assert again["sha256"] == card["sha256"] and again["aster_files_read"] is False
