@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -344,7 +345,7 @@ def create_cube(
     wait_for_writer
         Seconds to wait for another writer's unfinished template (two ingests started
         together on a new cube: the second uses the first one's template); after that the
-        error names that writer (host, process, start time: ``_lstcloud/writer.json``).
+        error names that writer (host, process, start time: ``_lstcloud/writer/creator.json``).
 
     Returns
     -------
@@ -422,10 +423,16 @@ def _create_template(
     storage_options: dict[str, Any] | None,
     wait_for_writer: float,
 ) -> zarr.Group:
-    """Write the template of a new cube; when another writer is at it, wait for its one."""
+    """Write the template of a new cube; when another writer is at it, wait for its one.
+
+    Two writers starting together both find no cube. Each records itself as the creator
+    (``_lstcloud/writer/creator.json``, last write wins), lets the other's record land, and
+    reads it back: the one still named writes the template, the other waits for it (then uses
+    it: the template is the same) and names it if it never finishes.
+    """
     import zarr
 
-    from lstcloud.cube.writer import write_writer
+    from lstcloud.cube.writer import CLAIM_SETTLE, read_writer, write_writer
 
     if group is not None and (list(group.array_keys()) or list(group.group_keys())):
         if f"{_ATTR_PREFIX}kind" not in group.attrs:
@@ -435,30 +442,31 @@ def _create_template(
         return _wait_for_other_writer(
             url, store, storage_options=storage_options, wait_for_writer=wait_for_writer
         )
+    try:
+        mine = write_writer(url, storage_options=storage_options)
+    except OSError as exc:
+        raise CubeError(f"cannot create the cube at {redact_url(str(url))}: {exc}") from exc
+    time.sleep(CLAIM_SETTLE)
+    if read_writer(url, storage_options=storage_options) != mine or (
+        group is None and _exists(store)
+    ):
+        return _wait_for_other_writer(
+            url, store, storage_options=storage_options, wait_for_writer=wait_for_writer
+        )
     # the template holds the first day only (a small task graph whatever the period);
     # the time axis is then extended with Zarr resizes, as for an existing cube
     ds, encoding = _template(cube_grid, first_day, include_night)
     try:
         ds.to_zarr(
-            store,
-            mode="w-" if group is None else "a",
-            compute=False,
-            consolidated=False,
-            zarr_format=3,
-            encoding=encoding,
+            store, mode="a", compute=False, consolidated=False, zarr_format=3, encoding=encoding
         )
     except (OSError, ValueError) as exc:
-        # two writers started together: the other one created the template first
         other = zarr.open_group(store, mode="r", use_consolidated=False) if _exists(store) else None
-        if other is not None and f"{_ATTR_PREFIX}kind" in other.attrs:
+        if other is not None and f"{_ATTR_PREFIX}kind" in other.attrs:  # another writer's
             return _wait_for_other_writer(
                 url, store, storage_options=storage_options, wait_for_writer=wait_for_writer
             )
         raise CubeError(f"cannot create the cube at {redact_url(str(url))}: {exc}") from exc
-    try:  # who creates the cube (after "w-", which wants an empty store), for other writers
-        write_writer(url, storage_options=storage_options)
-    except OSError as exc:  # not worth failing for
-        log.debug("no writer record for %s: %s", redact_url(str(url)), exc)
     # the status records' folder, made a (empty) Zarr group so that readers listing the
     # hierarchy recognise it
     zarr.open_group(store, path=_META_GROUP, mode="a", attributes=_META_ATTRS)

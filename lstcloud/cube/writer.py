@@ -1,9 +1,10 @@
-"""Who is creating a cube: a small record, so that a concurrent writer can be named.
+"""Who is creating a cube: a small record, so that concurrent writers agree and can be named.
 
-Two ingests started together on a new cube both find no cube and both start its template. The
-first to write its record ``<cube>/_lstcloud/writer.json`` (host, process, start time, command)
-is named in the messages of the others, which wait for its template to be finished (the
-template is identical, so they then simply use it) and give up only when it stays unfinished.
+Two ingests started together on a new cube both find no cube. Each writes its record
+``<cube>/_lstcloud/writer/creator.json`` (host, process, start time, command, a random token),
+waits :data:`CLAIM_SETTLE` seconds and reads it back: the writer still named creates the
+template, the others wait for it (the template is identical, so they then simply use it) and
+name it when it stays unfinished.
 """
 
 from __future__ import annotations
@@ -14,15 +15,26 @@ import os
 import socket
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from lstcloud.storage import filesystem, join, strip_protocol
 
-__all__ = ["WRITER_RECORD", "describe_writer", "read_writer", "wait_for", "write_writer"]
+__all__ = [
+    "CLAIM_SETTLE",
+    "WRITER_RECORD",
+    "describe_writer",
+    "read_writer",
+    "wait_for",
+    "write_writer",
+]
+
+#: Seconds a would-be creator lets a concurrent writer's record land before reading it back.
+CLAIM_SETTLE = 0.5
 
 #: Where the record lives, under the cube's root.
-WRITER_RECORD = "_lstcloud/writer.json"
+WRITER_RECORD = "_lstcloud/writer/creator.json"
 
 
 def _command() -> str:
@@ -40,6 +52,7 @@ def write_writer(url: str, *, storage_options: dict[str, Any] | None = None) -> 
         "pid": os.getpid(),
         "started": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "command": _command(),
+        "token": uuid.uuid4().hex,
     }
     fs = filesystem(url, storage_options)
     path = strip_protocol(join(url, WRITER_RECORD))

@@ -67,8 +67,8 @@ def test_an_unfinished_template_names_its_writer(tmp_path: Path) -> None:
     group.create_array("time", shape=(1,), dtype="int64")
     record = {"host": "node-7", "pid": 4242, "started": "2026-12-02T15:00:00+00:00",
               "command": "lstcloud ingest"}
-    (Path(url) / "_lstcloud").mkdir()
-    (Path(url) / "_lstcloud" / "writer.json").write_text(json.dumps(record))
+    (Path(url) / "_lstcloud" / "writer").mkdir(parents=True)
+    (Path(url) / "_lstcloud" / "writer" / "creator.json").write_text(json.dumps(record))
     with pytest.raises(CubeError) as info:
         create_cube(url, grid=CubeGrid(["h18v04"], chunks_1km=600), dates=DAYS,
                     wait_for_writer=1.0)
@@ -80,5 +80,5 @@ def test_an_unfinished_template_names_its_writer(tmp_path: Path) -> None:
 def test_the_creator_leaves_its_record(tmp_path: Path) -> None:
     url = str(tmp_path / "cube.zarr")
     create_cube(url, grid=CubeGrid(["h18v04"], chunks_1km=600), dates=DAYS)
-    record = json.loads((Path(url) / "_lstcloud" / "writer.json").read_text())
+    record = json.loads((Path(url) / "_lstcloud" / "writer" / "creator.json").read_text())
     assert record["host"] == socket.gethostname() and record["pid"] > 0
