@@ -26,6 +26,8 @@ __all__ = ["consolidate", "open_consolidated"]
 _QUIET = (
     "Consolidated metadata is currently not part",
     "Object at _lstcloud is not recognized",
+    # the cube creator's record, _lstcloud/writer/creator.json (lstcloud.cube.writer)
+    "Object at writer is not recognized",
 )
 
 

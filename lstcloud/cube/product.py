@@ -23,7 +23,7 @@ import json
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -92,10 +92,20 @@ class Provenance:
     receptive_field_px: int
     input_cube: str
     software_version: str = __version__
+    #: sha256 of the weights AND the behaviour fields of the card
+    #: (:func:`lstcloud.inference.identity.model_identity`); empty for hand-made provenances
+    model_identity: str = ""
+    #: the behaviour fields of the card, to name what differs when another model is refused
+    model_card: dict[str, Any] = field(default_factory=dict)
 
     def attrs(self) -> dict[str, Any]:
-        """Group attributes (``lstcloud_`` prefixed)."""
-        return {f"lstcloud_{k}": v for k, v in asdict(self).items()}
+        """Group attributes (``lstcloud_`` prefixed; the identity ones only when set)."""
+        out = {f"lstcloud_{k}": v for k, v in asdict(self).items()}
+        if not self.model_identity:
+            out.pop("lstcloud_model_identity")
+        if not self.model_card:
+            out.pop("lstcloud_model_card")
+        return out
 
 
 def _open_group(url: str, storage_options: dict[str, Any] | None, mode: str = "r+") -> zarr.Group:
@@ -255,13 +265,7 @@ def _extend(
             f"product {redact_url(url)} has shape {lst.shape[1:]} / chunks {lst.chunks[1:]}, "
             f"the input needs {(grid.y.size, grid.x.size)} / {tuple(grid.chunks)}"
         )
-    sha = group.attrs.get("lstcloud_model_sha256")
-    if sha != provenance.model_sha256:
-        raise CubeError(
-            f"product {redact_url(url)} was written by model "
-            f"{group.attrs.get('lstcloud_model_name')} (sha256 {sha}); refusing to mix in "
-            f"{provenance.model_name} (sha256 {provenance.model_sha256}): use a new product"
-        )
+    _check_same_model(group, url, provenance)
     days = _time_values(group)
     if wanted[0] < days[0]:
         raise CubeError(
@@ -281,6 +285,54 @@ def _extend(
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     group.attrs.update({"history": f"{history}\n{now} time axis extended to {wanted[-1]}"})
     return True
+
+
+def _check_same_model(group: zarr.Group, url: str, provenance: Provenance) -> None:
+    """Refuse to write ``provenance``'s model into a product another model wrote.
+
+    The identity covers the weights and the card (:mod:`lstcloud.inference.identity`); a
+    product written before identities were recorded is compared on what it has: the weights'
+    sha256 and the receptive field (the halo).
+    """
+    attrs = group.attrs
+    sha = attrs.get("lstcloud_model_sha256")
+    name = attrs.get("lstcloud_model_name")
+    refuse = (
+        f"product {redact_url(url)} was written by model {name} (sha256 {sha}); refusing to "
+        f"mix in {provenance.model_name} (sha256 {provenance.model_sha256})"
+    )
+    if sha != provenance.model_sha256:
+        raise CubeError(f"{refuse}: use a new product")
+    stored = attrs.get("lstcloud_model_identity")
+    if stored and provenance.model_identity and stored != provenance.model_identity:
+        what = _card_difference(
+            dict(attrs.get("lstcloud_model_card") or {}), provenance.model_card
+        )
+        raise CubeError(
+            f"{refuse}: same weights, another model card ({what or 'the card differs'}); "
+            "use a new product"
+        )
+    stored_rf = attrs.get("lstcloud_receptive_field_px")
+    if not stored and stored_rf is not None and int(stored_rf) != provenance.receptive_field_px:
+        raise CubeError(
+            f"{refuse}: same weights, another receptive field {stored_rf} -> "
+            f"{provenance.receptive_field_px} px (another halo); use a new product"
+        )
+
+
+def _card_difference(stored: dict[str, Any], current: dict[str, Any]) -> str:
+    """The card fields that differ, ``"receptive_field_px 96 -> 128"`` (at most five)."""
+
+    def short(value: Any) -> str:
+        text = "absent" if value is None else json.dumps(value, sort_keys=True, default=str)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    diffs = [
+        f"{key} {short(stored.get(key))} -> {short(current.get(key))}"
+        for key in sorted(set(stored) | set(current))
+        if stored.get(key) != current.get(key)
+    ]
+    return "; ".join(diffs[:5]) + (f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else "")
 
 
 # Marker records already read in this process, per marker folder: {path: (signature, record)}.

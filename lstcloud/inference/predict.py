@@ -45,6 +45,7 @@ from lstcloud.cube.status import read_status
 from lstcloud.cube.store import open_input_cube
 from lstcloud.grid import SINUSOIDAL_WKT
 from lstcloud.inference.halo import HaloPlan, align_inputs, halo_share, plan_halo, super_resolve
+from lstcloud.inference.identity import behaviour_fields, model_identity
 from lstcloud.inference.plugin import (
     ModelPlugin,
     check_device,
@@ -92,6 +93,9 @@ class PredictSummary:
         Share of the pixels run through the model that were halo (context), not output.
     seconds
         Wall-clock time.
+    errors
+        Store errors of the run's bookkeeping (e.g. the ``complete_days`` attribute could not
+        be updated: the day markers stay the truth).
     """
 
     product_url: str
@@ -104,11 +108,13 @@ class PredictSummary:
     pixels_250m: int = 0
     halo_share: float = 0.0
     seconds: float = 0.0
+    errors: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when no day failed, was missing or had an incomplete input."""
-        return not self.missing and not self.incomplete
+        """True when no day failed, was missing or had an incomplete input, and the product's
+        bookkeeping was updated (``errors`` empty)."""
+        return not self.missing and not self.incomplete and not self.errors
 
     def format(self) -> str:
         """A human-readable closing summary."""
@@ -127,6 +133,8 @@ class PredictSummary:
             lines.append(f"skipped   {day}: {reason}")
         for day, reason in self.missing:
             lines.append(f"missing   {day}: {reason}")
+        for error in self.errors:
+            lines.append(f"error     {error}")
         return "\n".join(lines)
 
 
@@ -208,12 +216,14 @@ def _ensure_plugin(client: Any, plugin: ModelPlugin) -> dict[str, dict[str, Any]
 
 
 def model_fingerprint(model: Any, *, loaded: Any = None) -> str:
-    """The content identity :func:`predict_cube` keys a model by: its card's weights sha256.
+    """The content identity :func:`predict_cube` keys a model by: its weights AND its card.
 
-    ``loaded`` is ``model`` already loaded (saves loading a named model once more).
+    :func:`lstcloud.inference.identity.model_identity` of the loaded model's card (the weights'
+    sha256 and every card field that changes what the model computes). ``loaded`` is ``model``
+    already loaded (saves loading a named model once more).
     """
     local = loaded if loaded is not None else load_model_for(model, "cpu")
-    return _ModelInfo.of(local, model).sha256
+    return _ModelInfo.of(local, model).identity
 
 
 def register_model(
@@ -240,7 +250,7 @@ def register_model(
         Unless ``cpu``, when workers advertise the Dask resource ``GPU`` only they load the
         model (the tasks get pinned to them: see ``plugin.gpu_only``).
     fingerprint
-        The weights' sha256 (part of the key); default :func:`model_fingerprint`.
+        The model's identity (part of the key); default :func:`model_fingerprint`.
     threads
         Explicit torch threads per worker.
 
@@ -444,7 +454,7 @@ def predict_cube(
     with contextlib.ExitStack() as stack:
         cl = stack.enter_context(_client_for(client, scheduler)) if chosen.todo else None
         ran = job.run(cl, model, chosen, done, device=requested)
-    product.publish_complete_days()
+    errors = _publish_complete_days(product)
     return replace(
         summary,
         written=tuple(sorted(ran.written)),
@@ -453,7 +463,23 @@ def predict_cube(
         pixels_250m=ran.pixels,
         halo_share=ran.halo_share,
         seconds=time.perf_counter() - t0,
+        errors=errors,
     )
+
+
+def _publish_complete_days(product: ProductCube) -> tuple[str, ...]:
+    """Mirror the day markers into the product's ``complete_days`` attribute; the errors.
+
+    The markers are the truth; the attribute only mirrors them for readers, and the summary
+    must survive a store that died meanwhile.
+    """
+    try:
+        product.publish_complete_days()
+    except Exception as exc:
+        reason = redact_text(f"{type(exc).__name__}: {exc}")
+        log.error("could not update the complete_days attribute: %s", reason)
+        return (f"the complete_days attribute of the product was not updated: {reason}",)
+    return ()
 
 
 @dataclass(frozen=True)
@@ -463,6 +489,8 @@ class _ModelInfo:
     loaded: Any
     name: str
     sha256: str
+    identity: str
+    card: dict[str, Any]
     receptive_field_px: int
     alignment_px: int
 
@@ -481,6 +509,9 @@ class _ModelInfo:
             loaded=local,
             name=name,
             sha256=str(card.get("sha256") or f"none:{name}"),
+            # the product's identity of the model: its weights AND its card (halo, ...)
+            identity=model_identity(card, name=name),
+            card=card,
             receptive_field_px=int(
                 card.get("receptive_field_px", getattr(local, "receptive_field_px", 0))
             ),
@@ -531,7 +562,7 @@ class _PredictJob:
                 client,
                 model if isinstance(model, str) else self.info.loaded,
                 device=device,
-                fingerprint=self.info.sha256,
+                fingerprint=self.info.identity,  # another card, same weights: another model
             )
             ran.devices = _devices(states)
         # the product's daily axis starts with the input cube's, so any later backfill fits
@@ -544,6 +575,8 @@ class _PredictJob:
                 model_sha256=self.info.sha256,
                 receptive_field_px=self.info.receptive_field_px,
                 input_cube=redact_url(self.cube_url),
+                model_identity=self.info.identity,
+                model_card=behaviour_fields(self.info.card),
             ),
         )
         for day in chosen.todo:
@@ -595,7 +628,13 @@ class _PredictJob:
                     log.error("predicting %s failed: %s", day, reason)
                     ran.failed.append((day, f"prediction failed: {reason}"))
                     continue
-                self.product.mark_complete(day, self._marker(day, ran.devices))
+                try:
+                    self.product.mark_complete(day, self._marker(day, ran.devices))
+                except Exception as exc:  # the data may be whole, but the day is not marked
+                    reason = redact_text(f"{type(exc).__name__}: {exc}")
+                    log.error("could not mark %s complete: %s", day, reason)
+                    ran.failed.append((day, f"completion marker not written: {reason}"))
+                    continue
                 ran.written.append(day)
                 ran.pixels += graphs[day][1]
         finally:
