@@ -61,7 +61,7 @@ def run_demo(
     tiles: Sequence[str] = DEFAULT_TILES,
     start: dt.date = DEFAULT_START,
     days: int = 2,
-    model: str = "sif-cnn-sr1",
+    model: str = "default",
     n_workers: int = 2,
     seed: int = 0,
     progress: bool = True,

@@ -134,7 +134,7 @@ class JobConfig(BaseModel):
     region: str | list[float]
     cube_url: str
     product_url: str
-    model: str = Field(default="sif-cnn-sr1", min_length=1)
+    model: str = Field(default="default", min_length=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     scheduler: str | None = None
     include_night: bool = False

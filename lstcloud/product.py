@@ -23,7 +23,7 @@ import json
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ import xarray as xr
 import zarr
 
 from lstcloud import __version__
+from lstcloud.cube.consolidated import consolidate, open_consolidated
 from lstcloud.errors import CubeError, redact_url
 from lstcloud.inference.quality import NOT_COMPUTED, quality_attrs
 from lstcloud.storage import (
@@ -89,10 +90,20 @@ class Provenance:
     receptive_field_px: int
     input_cube: str
     software_version: str = __version__
+    #: sha256 of the weights AND the behaviour fields of the card
+    #: (:func:`lstcloud.inference.identity.model_identity`); empty for hand-made provenances
+    model_identity: str = ""
+    #: the behaviour fields of the card, to name what differs when another model is refused
+    model_card: dict[str, Any] = field(default_factory=dict)
 
     def attrs(self) -> dict[str, Any]:
-        """Group attributes (``lstcloud_`` prefixed)."""
-        return {f"lstcloud_{k}": v for k, v in asdict(self).items()}
+        """Group attributes (``lstcloud_`` prefixed; the identity ones only when set)."""
+        out = {f"lstcloud_{k}": v for k, v in asdict(self).items()}
+        if not self.model_identity:
+            out.pop("lstcloud_model_identity")
+        if not self.model_card:
+            out.pop("lstcloud_model_card")
+        return out
 
 
 def _options(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
@@ -233,6 +244,7 @@ def create_product(
         },
     )
     ref[...] = 0
+    consolidate(_zarr_store(url, storage_options))  # plain xr.open_zarr: one read, no warning
 
 
 def _group_attrs(provenance: Provenance) -> dict[str, Any]:
@@ -268,13 +280,7 @@ def _extend(
             f"product {redact_url(url)} has shape {lst.shape[1:]} / chunks {lst.chunks[1:]}, "
             f"the input needs {(grid.y.size, grid.x.size)} / {tuple(grid.chunks)}"
         )
-    sha = group.attrs.get("lstcloud_model_sha256")
-    if sha != provenance.model_sha256:
-        raise CubeError(
-            f"product {redact_url(url)} was written by model "
-            f"{group.attrs.get('lstcloud_model_name')} (sha256 {sha}); refusing to mix in "
-            f"{provenance.model_name} (sha256 {provenance.model_sha256}): use a new product"
-        )
+    _check_same_model(group, url, provenance)
     days = _time_values(group)
     if wanted[0] < days[0]:
         raise CubeError(
@@ -293,6 +299,55 @@ def _extend(
     history = str(group.attrs.get("history", ""))
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     group.attrs.update({"history": f"{history}\n{now} time axis extended to {wanted[-1]}"})
+    consolidate(_zarr_store(url, storage_options))  # the new length, for plain readers
+
+
+def _check_same_model(group: zarr.Group, url: str, provenance: Provenance) -> None:
+    """Refuse to write ``provenance``'s model into a product another model wrote.
+
+    The identity covers the weights and the card (:mod:`lstcloud.inference.identity`); a
+    product written before identities were recorded is compared on what it has: the weights'
+    sha256 and the receptive field (the halo).
+    """
+    attrs = group.attrs
+    sha = attrs.get("lstcloud_model_sha256")
+    name = attrs.get("lstcloud_model_name")
+    refuse = (
+        f"product {redact_url(url)} was written by model {name} (sha256 {sha}); refusing to "
+        f"mix in {provenance.model_name} (sha256 {provenance.model_sha256})"
+    )
+    if sha != provenance.model_sha256:
+        raise CubeError(f"{refuse}: use a new product")
+    stored = attrs.get("lstcloud_model_identity")
+    if stored and provenance.model_identity and stored != provenance.model_identity:
+        what = _card_difference(
+            dict(attrs.get("lstcloud_model_card") or {}), provenance.model_card
+        )
+        raise CubeError(
+            f"{refuse}: same weights, another model card ({what or 'the card differs'}); "
+            "use a new product"
+        )
+    stored_rf = attrs.get("lstcloud_receptive_field_px")
+    if not stored and stored_rf is not None and int(stored_rf) != provenance.receptive_field_px:
+        raise CubeError(
+            f"{refuse}: same weights, another receptive field {stored_rf} -> "
+            f"{provenance.receptive_field_px} px (another halo); use a new product"
+        )
+
+
+def _card_difference(stored: dict[str, Any], current: dict[str, Any]) -> str:
+    """The card fields that differ, ``"receptive_field_px 96 -> 128"`` (at most five)."""
+
+    def short(value: Any) -> str:
+        text = "absent" if value is None else json.dumps(value, sort_keys=True, default=str)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    diffs = [
+        f"{key} {short(stored.get(key))} -> {short(current.get(key))}"
+        for key in sorted(set(stored) | set(current))
+        if stored.get(key) != current.get(key)
+    ]
+    return "; ".join(diffs[:5]) + (f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else "")
 
 
 def time_index(url: str, date: dt.date, *, storage_options: dict[str, Any] | None = None) -> int:
@@ -419,6 +474,7 @@ def publish_complete_days(url: str, *, storage_options: dict[str, Any] | None = 
     days = sorted(d.isoformat() for d in complete_days(url, storage_options=storage_options))
     group = _open_group(url, storage_options)
     group.attrs.update({"complete_days": days})
+    consolidate(_zarr_store(url, storage_options))
     return days
 
 
@@ -445,9 +501,7 @@ def open_product(url: str, *, storage_options: dict[str, Any] | None = None) -> 
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
-            ds = xr.open_zarr(
-                store, consolidated=False, decode_coords="all", chunks={}, mask_and_scale=True
-            )
+            ds = open_consolidated(store, decode_coords="all", chunks={}, mask_and_scale=True)
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
         raise CubeError(f"no product cube at {redact_url(url)}") from exc
     if LST_VAR not in ds:

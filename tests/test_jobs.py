@@ -42,7 +42,7 @@ def test_example_job_file_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults_and_bbox_region(tmp_path: Path) -> None:
     config = load_job_config(_write(tmp_path, {**GOOD, "region": [-5.0, 42.0, 8.0, 51.0]}))
-    assert config.model == "sif-cnn-sr1" and config.device == "auto"
+    assert config.model == "default" and config.device == "auto"
     assert config.chunks_1km == 300 and config.scheduler is None
     assert isinstance(config, JobConfig)
 

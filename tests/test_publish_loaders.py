@@ -90,7 +90,7 @@ def test_items_have_per_variable_cog_assets_with_projection_and_bands(published)
     assert lst["raster:bands"][0]["unit"] == "K"
     assert item["assets"]["lst_250m_quality"]["raster:bands"][0]["data_type"] == "uint8"
     zarr_asset = item["assets"]["zarr"]
-    assert zarr_asset["href"] == url and zarr_asset["xarray:open_kwargs"]["consolidated"]
+    assert zarr_asset["href"] == url and zarr_asset["xarray:open_kwargs"]["engine"] == "zarr"
     assert lst["href"].startswith(cog_root(url) + "/2024-01-01/")
     collection = json.loads((stac / "collection.json").read_text())
     validate_stac(collection)
@@ -165,3 +165,47 @@ def test_query_bbox_geotiff_carries_crs_nodata_scale_and_units(published, tmp_pa
         assert src.units == ("K", "K") and src.scales == (1.0, 1.0) and src.offsets == (0.0, 0.0)
         assert src.tags(1)["units"] == "K" and src.tags(1)["scale_factor"] == "1.0"
         assert src.descriptions == ("2024-01-01", "2024-01-02")
+
+
+def test_asset_hrefs_follow_the_public_product_url(tmp_path):
+    url = str(tmp_path / "product.zarr")
+    write_sample_product(url, complete=[0], days=1)
+    public = "https://data.example.org/europe/product.zarr"
+    result = publish(product_url=url, out_dir=tmp_path / "stac", asset_href=public,
+                     out_href="https://data.example.org/europe/stac")
+    item = result.items[min(result.items)]
+    assert item["assets"]["zarr"]["href"] == public
+    cog = item["assets"]["lst_250m"]["href"]
+    assert cog.startswith("https://data.example.org/europe/product-cog/2024-01-01/lst_250m-")
+    assert (Path(cog_root(url)) / cog.split("product-cog/", 1)[1]).exists()  # the real file
+    collection = json.loads((tmp_path / "stac" / "collection.json").read_text())
+    assert collection["links"][0]["href"] == "https://data.example.org/europe/stac/collection.json"
+
+
+def test_the_zarr_asset_opens_with_its_xarray_open_kwargs(tmp_path):
+    import warnings
+
+    import xarray as xr
+
+    from lstcloud.cube.consolidated import consolidate
+
+    url = str(tmp_path / "product.zarr")
+    write_sample_product(url, complete=[0], days=2)
+    stale = publish(product_url=url, out_dir=tmp_path / "stac", cog=False)
+    assert stale.items[min(stale.items)]["assets"]["zarr"]["xarray:open_kwargs"][
+        "consolidated"] is False  # this store has none: the kwargs say so
+    consolidate(url)
+    result = publish(product_url=url, out_dir=tmp_path / "stac", cog=False)
+    assert len(result.changed_days) == 1  # the items were rewritten
+    item = json.loads(
+        (tmp_path / "stac" / "items" / "lstcloud-lst-250m-2024-01-01.json").read_text())
+    asset = item["assets"]["zarr"]
+    assert asset["xarray:open_kwargs"]["consolidated"] is True
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # consolidated: no warning
+        ds = xr.open_dataset(asset["href"], **asset["xarray:open_kwargs"])
+    day = ds["lst_250m"].sel(time=item["properties"]["datetime"][:10])
+    expected = lstcloud.open_product(url)["lst_250m"].sel(time="2024-01-01")
+    assert np.array_equal(day.values, expected.values, equal_nan=True)
+    assert ds["spatial_ref"].attrs["crs_wkt"]  # decode_coords="all": the grid mapping is a coord

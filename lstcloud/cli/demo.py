@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tiles", default="h18v04,h19v04", help="comma-separated MODIS tiles")
     p.add_argument("--start", default="2024-07-01", help="first day (YYYY-MM-DD)")
     p.add_argument("--days", type=int, default=2, help="number of days")
-    p.add_argument("--model", default="sif-cnn-sr1", help="model name or folder")
+    p.add_argument("--model", default="default", help="model name or folder")
     p.add_argument("--workers", type=int, default=2, help="local Dask worker processes")
     p.set_defaults(func=run)
 

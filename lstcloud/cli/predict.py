@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                     "skipped": [d.isoformat() for d in summary.skipped],
                     "missing": [[d.isoformat(), r] for d, r in summary.missing],
                     "incomplete": [[d.isoformat(), r] for d, r in summary.incomplete],
+                    "errors": list(summary.errors),
                     "devices": summary.devices,
                     "pixels_250m": summary.pixels_250m,
                     "halo_share": summary.halo_share,

@@ -17,6 +17,8 @@ Layout rules that make concurrent writers safe:
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lstcloud import __version__
+from lstcloud.cube.consolidated import consolidate, open_consolidated
 from lstcloud.cube.errors import TransientCubeError, cube_io_error
 from lstcloud.cube.schema import (
     CUBE_FORMAT_VERSION,
@@ -46,6 +49,8 @@ if TYPE_CHECKING:
     from zarr.abc.store import Store
 
     from lstcloud.cube.status import TileDayStatus
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CubeLayout",
@@ -316,6 +321,7 @@ def create_cube(
     include_night: bool = False,
     storage_options: dict[str, Any] | None = None,
     chunks_1km: int | None = None,
+    wait_for_writer: float = 120.0,
 ) -> CubeLayout:
     """Create the cube template at ``url``, or extend an existing cube's time axis.
 
@@ -336,6 +342,10 @@ def create_cube(
         fsspec options (e.g. ``{"client_kwargs": {"endpoint_url": ...}}``) for ``s3://``.
     chunks_1km
         Chunk side at 1 km when ``grid`` is a region (default 300); must match a CubeGrid's.
+    wait_for_writer
+        Seconds to wait for another writer's unfinished template (two ingests started
+        together on a new cube: the second uses the first one's template); after that the
+        error names that writer (host, process, start time: ``_lstcloud/writer/creator.json``).
 
     Returns
     -------
@@ -360,46 +370,121 @@ def create_cube(
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeNotFoundError):
         group = None
     if group is None or f"{_ATTR_PREFIX}format_version" not in group.attrs:
-        if group is not None and (list(group.array_keys()) or list(group.group_keys())):
-            if f"{_ATTR_PREFIX}kind" in group.attrs:
-                raise CubeError(
-                    f"{redact_url(str(url))} holds an unfinished cube template (an interrupted "
-                    "create_cube): remove it and create the cube again"
-                )
-            raise CubeError(
-                f"{redact_url(str(url))} holds a Zarr group that is not an lstcloud cube"
-            )
-        # the template holds the first day only (a small task graph whatever the period);
-        # the time axis is then extended with Zarr resizes, as for an existing cube
-        ds, encoding = _template(cube_grid, days[0], include_night)
-        try:
-            ds.to_zarr(
-                store,
-                mode="w-" if group is None else "a",
-                compute=False,
-                consolidated=False,
-                zarr_format=3,
-                encoding=encoding,
-            )
-        except (OSError, ValueError) as exc:
-            raise CubeError(f"cannot create the cube at {redact_url(str(url))}: {exc}") from exc
-        # the status records' folder, made a (empty) Zarr group so that readers listing the
-        # hierarchy recognise it
-        zarr.open_group(store, path=_META_GROUP, mode="a", attributes=_META_ATTRS)
-        # the format version goes in last: until then the store is not taken for a cube
-        group = zarr.open_group(store, mode="r+", use_consolidated=False)
-        group.attrs.update({f"{_ATTR_PREFIX}format_version": CUBE_FORMAT_VERSION})
+        group = _create_template(
+            url,
+            store,
+            group,
+            cube_grid,
+            days[0],
+            include_night=include_night,
+            storage_options=storage_options,
+            wait_for_writer=wait_for_writer,
+        )
     return _extend(url, store, group, cube_grid, days, include_night)
 
 
-def _has_consolidated_metadata(store: Store) -> bool:
+def _finished(store: Store) -> zarr.Group | None:
+    """The cube's root group when its template is finished (format version set), else None."""
     import zarr
 
     try:
-        group = zarr.open_group(store, mode="r", use_consolidated=True)
-    except ValueError:  # zarr: "Consolidated metadata requested ... but not found"
+        group = zarr.open_group(store, mode="r", use_consolidated=False)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeNotFoundError):
+        return None
+    return group if f"{_ATTR_PREFIX}format_version" in group.attrs else None
+
+
+def _wait_for_other_writer(
+    url: str, store: Store, *, storage_options: dict[str, Any] | None, wait_for_writer: float
+) -> zarr.Group:
+    """Another writer is making the template: wait for it, or name it."""
+    import zarr
+
+    from lstcloud.cube.writer import describe_writer, read_writer, wait_for
+
+    if wait_for(lambda: _finished(store) is not None, timeout=wait_for_writer):
+        return zarr.open_group(store, mode="r+", use_consolidated=False)
+    writer = describe_writer(read_writer(url, storage_options=storage_options))
+    raise CubeError(
+        f"{redact_url(str(url))} holds an unfinished cube template: another writer, {writer}, "
+        f"is creating it (still unfinished after {wait_for_writer:.0f} s), or was interrupted; "
+        "wait for it to finish or, if it died, remove the template and create the cube again"
+    )
+
+
+def _create_template(
+    url: str,
+    store: Store,
+    group: zarr.Group | None,
+    cube_grid: CubeGrid,
+    first_day: dt.date,
+    *,
+    include_night: bool,
+    storage_options: dict[str, Any] | None,
+    wait_for_writer: float,
+) -> zarr.Group:
+    """Write the template of a new cube; when another writer is at it, wait for its one.
+
+    Two writers starting together both find no cube. Each records itself as the creator
+    (``_lstcloud/writer/creator.json``, last write wins), lets the other's record land, and
+    reads it back: the one still named writes the template, the other waits for it (then uses
+    it: the template is the same) and names it if it never finishes.
+    """
+    import zarr
+
+    from lstcloud.cube.writer import CLAIM_SETTLE, read_writer, write_writer
+
+    if group is not None and (list(group.array_keys()) or list(group.group_keys())):
+        if f"{_ATTR_PREFIX}kind" not in group.attrs:
+            raise CubeError(
+                f"{redact_url(str(url))} holds a Zarr group that is not an lstcloud cube"
+            )
+        return _wait_for_other_writer(
+            url, store, storage_options=storage_options, wait_for_writer=wait_for_writer
+        )
+    try:
+        mine = write_writer(url, storage_options=storage_options)
+    except OSError as exc:
+        raise CubeError(f"cannot create the cube at {redact_url(str(url))}: {exc}") from exc
+    time.sleep(CLAIM_SETTLE)
+    if read_writer(url, storage_options=storage_options) != mine or (
+        group is None and _exists(store)
+    ):
+        return _wait_for_other_writer(
+            url, store, storage_options=storage_options, wait_for_writer=wait_for_writer
+        )
+    # the template holds the first day only (a small task graph whatever the period);
+    # the time axis is then extended with Zarr resizes, as for an existing cube
+    ds, encoding = _template(cube_grid, first_day, include_night)
+    try:
+        ds.to_zarr(
+            store, mode="a", compute=False, consolidated=False, zarr_format=3, encoding=encoding
+        )
+    except (OSError, ValueError) as exc:
+        other = zarr.open_group(store, mode="r", use_consolidated=False) if _exists(store) else None
+        if other is not None and f"{_ATTR_PREFIX}kind" in other.attrs:  # another writer's
+            return _wait_for_other_writer(
+                url, store, storage_options=storage_options, wait_for_writer=wait_for_writer
+            )
+        raise CubeError(f"cannot create the cube at {redact_url(str(url))}: {exc}") from exc
+    # the status records' folder, made a (empty) Zarr group so that readers listing the
+    # hierarchy recognise it
+    zarr.open_group(store, path=_META_GROUP, mode="a", attributes=_META_ATTRS)
+    # the format version goes in last: until then the store is not taken for a cube
+    group = zarr.open_group(store, mode="r+", use_consolidated=False)
+    group.attrs.update({f"{_ATTR_PREFIX}format_version": CUBE_FORMAT_VERSION})
+    consolidate(store)  # plain xr.open_zarr(url) opens it in one read, with no warning
+    return group
+
+
+def _exists(store: Store) -> bool:
+    import zarr
+
+    try:
+        zarr.open_group(store, mode="r", use_consolidated=False)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeNotFoundError):
         return False
-    return group.metadata.consolidated_metadata is not None
+    return True
 
 
 def _extend(
@@ -446,8 +531,7 @@ def _extend(
     time_arr[layout.n_times : n_new] = np.arange(
         offset + layout.n_times, offset + n_new, dtype=time_arr.dtype
     )
-    if _has_consolidated_metadata(store):
-        zarr.consolidate_metadata(store)  # keep it current (it would show the old length)
+    consolidate(store)  # keep it current (it would show the old length)
     return _layout_from_group(zarr.open_group(store, mode="r", use_consolidated=False), str(url))
 
 
@@ -636,14 +720,12 @@ def open_cube(
     CubeError
         If there is no cube at ``url``.
     """
-    import xarray as xr
 
     layout = _layout_from_group(_open_group(url, storage_options, mode="r"), str(url))
     store = zarr_store(url, storage_options=storage_options, read_only=True)
     keep_raw = {name: not VARIABLES[name].is_qc for name in layout.variables}
-    ds = xr.open_zarr(
+    ds = open_consolidated(
         store,
-        consolidated=False,
         decode_coords="all",
         chunks={} if chunks is None else chunks,
         mask_and_scale=keep_raw,

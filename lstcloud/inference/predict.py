@@ -41,6 +41,7 @@ import xarray as xr
 
 from lstcloud.errors import CubeError, LstcloudError, redact_url
 from lstcloud.inference.halo import HaloPlan, align_inputs, halo_share, plan_halo, super_resolve
+from lstcloud.inference.identity import behaviour_fields, model_identity
 from lstcloud.inference.plugin import (
     ModelPlugin,
     check_device,
@@ -100,6 +101,9 @@ class PredictSummary:
         Share of the pixels run through the model that were halo (context), not output.
     seconds
         Wall-clock time.
+    errors
+        Store errors of the run's bookkeeping (e.g. the ``complete_days`` attribute could not
+        be updated: the day markers stay the truth).
     """
 
     product_url: str
@@ -112,11 +116,13 @@ class PredictSummary:
     pixels_250m: int = 0
     halo_share: float = 0.0
     seconds: float = 0.0
+    errors: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when no day failed, was missing or had an incomplete input."""
-        return not self.missing and not self.incomplete
+        """True when no day failed, was missing or had an incomplete input, and the product's
+        bookkeeping was updated (``errors`` empty)."""
+        return not self.missing and not self.incomplete and not self.errors
 
     def format(self) -> str:
         """A human-readable closing summary."""
@@ -135,6 +141,8 @@ class PredictSummary:
             lines.append(f"skipped   {day}: {reason}")
         for day, reason in self.missing:
             lines.append(f"missing   {day}: {reason}")
+        for error in self.errors:
+            lines.append(f"error     {error}")
         return "\n".join(lines)
 
 
@@ -261,13 +269,19 @@ def _ensure_plugin(client: Any, plugin: ModelPlugin) -> dict[str, dict[str, Any]
 
 
 def model_fingerprint(model: Any, *, loaded: Any = None) -> str:
-    """The content identity :func:`predict_cube` keys a model by: its card's weights sha256.
+    """The content identity :func:`predict_cube` keys a model by: its weights AND its card.
 
-    ``loaded`` is ``model`` already loaded (saves loading a named model once more).
+    :func:`lstcloud.inference.identity.model_identity` of the loaded model's card (the weights'
+    sha256 and every card field that changes what the model computes). ``loaded`` is ``model``
+    already loaded (saves loading a named model once more).
     """
     local = loaded if loaded is not None else load_model_for(model, "cpu")
     card = dict(getattr(local, "card", {}) or {})
     name = str(card.get("name", getattr(local, "name", model if isinstance(model, str) else "?")))
+    return model_identity(card, name=name)
+
+
+def _weights_sha(card: dict[str, Any], name: str) -> str:
     return str(card.get("sha256") or f"none:{name}")
 
 
@@ -295,7 +309,7 @@ def register_model(
         Unless ``cpu``, when workers advertise the Dask resource ``GPU`` only they load the
         model (the tasks get pinned to them: see ``plugin.gpu_only``).
     fingerprint
-        The weights' sha256 (part of the key); default :func:`model_fingerprint`.
+        The model's identity (part of the key); default :func:`model_fingerprint`.
     threads
         Explicit torch threads per worker.
 
@@ -531,7 +545,9 @@ def predict_cube(
     card = dict(getattr(local, "card", {}) or {})
     rf = int(card.get("receptive_field_px", getattr(local, "receptive_field_px", 0)))
     name = str(card.get("name", getattr(local, "name", model if isinstance(model, str) else "?")))
-    sha = model_fingerprint(model, loaded=local)
+    sha = _weights_sha(card, name)
+    # the product's identity of the model: its weights AND its card (halo, normalisation, ...)
+    identity = model_fingerprint(model, loaded=local)
     multiple = int(card.get("alignment_px") or getattr(local, "size_multiple", 8) or 8)
     plan = plan_halo(rf, align_1km=max(1, multiple // 4), tile_1km=tile_1km, batch_size=batch_size)
 
@@ -574,7 +590,12 @@ def predict_cube(
             seconds=time.perf_counter() - t0,
         )
     provenance = Provenance(
-        model_name=name, model_sha256=sha, receptive_field_px=rf, input_cube=redact_url(cube_url)
+        model_name=name,
+        model_sha256=sha,
+        receptive_field_px=rf,
+        input_cube=redact_url(cube_url),
+        model_identity=identity,
+        model_card=behaviour_fields(card),
     )
     written: list[dt.date] = []
     devices: dict[str, int] = {}
@@ -584,7 +605,10 @@ def predict_cube(
         plugin = None
         if cl is not None:  # the model first: a worker refusing it leaves the product untouched
             plugin, states = register_model(
-                cl, model if isinstance(model, str) else local, device=requested, fingerprint=sha
+                cl,
+                model if isinstance(model, str) else local,
+                device=requested,
+                fingerprint=identity,  # another card with the same weights is another model
             )
             devices = _devices(states)
         # the product's daily axis starts with the input cube's, so any later backfill fits
@@ -636,11 +660,8 @@ def predict_cube(
                     log.error("predicting %s failed: %s", day, reason)
                     missing.append((day, f"prediction failed: {reason}"))
                     continue
-                write_day_marker(
-                    out_url,
-                    day,
-                    storage_options=storage_options,
-                    info={
+                try:
+                    write_day_marker(out_url, day, storage_options=storage_options, info={
                         "model_name": name,
                         "model_sha256": sha,
                         "receptive_field_px": rf,
@@ -650,11 +671,22 @@ def predict_cube(
                         "devices": devices,
                         "input_status": inputs[day].digest,
                         "tiles_without_input": list(inputs[day].no_input),
-                    },
-                )
+                    })
+                except Exception as exc:  # the data may be whole, but the day is not marked
+                    reason = _redact_text(f"{type(exc).__name__}: {exc}")
+                    log.error("could not mark %s complete: %s", day, reason)
+                    missing.append((day, f"completion marker not written: {reason}"))
+                    continue
                 written.append(day)
                 pixels += graphs[day][1]
-    publish_complete_days(out_url, storage_options=storage_options)
+    try:  # the markers are the truth; the group attribute only mirrors them for readers
+        publish_complete_days(out_url, storage_options=storage_options)
+    except Exception as exc:  # the summary must survive a store that died meanwhile
+        reason = _redact_text(f"{type(exc).__name__}: {exc}")
+        log.error("could not update the complete_days attribute: %s", reason)
+        errors = (f"the complete_days attribute of the product was not updated: {reason}",)
+    else:
+        errors = ()
     return PredictSummary(
         product_url=redact_url(out_url),
         model=summary_model,
@@ -666,4 +698,5 @@ def predict_cube(
         pixels_250m=pixels,
         halo_share=share,
         seconds=time.perf_counter() - t0,
+        errors=errors,
     )

@@ -25,9 +25,11 @@ import numpy as np
 import torch
 from torch.nn import functional as nnf
 
+from lstcloud import ops
 from lstcloud.errors import ConfigError
 from lstcloud.models.base import FACTOR, SuperResolver, check_pair, check_pair_tensor
 from lstcloud.models.card import CARD_FILE, read_card, software_version, utc_now, write_card
+from lstcloud.models.postprocess import Postprocess, apply_postprocess
 
 __all__ = ["ENSEMBLE", "TTA_MODES", "EnsembleModel", "load_ensemble", "save_ensemble"]
 
@@ -74,6 +76,7 @@ class EnsembleModel:
         tta: str = "d4",
         name: str = "ensemble",
         card: dict[str, Any] | None = None,
+        postprocess: Postprocess | dict[str, Any] | None = None,
     ) -> None:
         if not members:
             raise ConfigError("an ensemble needs at least one member")
@@ -81,6 +84,9 @@ class EnsembleModel:
             raise ConfigError(f"tta {tta!r} unknown; choose from {sorted(TTA_MODES)}")
         self.members = list(members)
         self.tta = tta
+        if postprocess is None and card is not None:
+            postprocess = card.get("postprocess")
+        self.postprocess = Postprocess.from_dict(postprocess)
         self.name = name
         self._card = dict(card or {})
 
@@ -88,7 +94,7 @@ class EnsembleModel:
     def receptive_field_px(self) -> int:
         """Halo (250 m px): the largest member halo (a multiple of 8)."""
         rf = max(int(m.receptive_field_px) for m in self.members)
-        return -(-rf // 8) * 8
+        return -(-(rf + self.postprocess.reach_px(factor=FACTOR)) // 8) * 8
 
     @property
     def device(self) -> torch.device:
@@ -120,6 +126,7 @@ class EnsembleModel:
             "members": [m["name"] for m in members],
             "tta": self.tta,
             "passes": self.passes,
+            "postprocess": self.postprocess.to_dict() if self.postprocess.enabled else None,
             "parameters": sum(int(m.get("parameters", 0)) for m in members),
             "receptive_field_px": self.receptive_field_px,
             "alignment_px": 8,
@@ -132,8 +139,11 @@ class EnsembleModel:
             m.to(device)
         return self
 
-    def predict_passes(self, lst_1km: torch.Tensor, ndvi_250m: torch.Tensor) -> torch.Tensor:
-        """Every pass's prediction ``(P, N, 1, 4h, 4w)`` K (P = :attr:`passes`)."""
+    def _padded_passes(
+        self, lst_1km: torch.Tensor, ndvi_250m: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every pass on the window padded to an even 1 km size: ``(P, N, 1, H, W)`` and the
+        padded LST."""
         check_pair_tensor(lst_1km, ndvi_250m)
         h, w = lst_1km.shape[-2:]
         ph, pw = h % 2, w % 2
@@ -145,12 +155,34 @@ class EnsembleModel:
         for member in self.members:
             for k, flip in TTA_MODES[self.tta]:
                 pred = member.predict_tensor(_forward(lst, k, flip), _forward(ndvi, k, flip))
-                outs.append(_inverse(pred.float().cpu(), k, flip)[..., : h * FACTOR, : w * FACTOR])
-        return torch.stack(outs)
+                outs.append(_inverse(pred.float().cpu(), k, flip))
+        return torch.stack(outs), lst.cpu()
+
+    def _mean(self, passes: torch.Tensor, lst: torch.Tensor) -> torch.Tensor:
+        """The mean of the passes, then the post-processing (the 1 km consistency correction
+        against the locally filled LST; NaN under a NaN 1 km pixel)."""
+        mean = passes.mean(dim=0)
+        if not self.postprocess.enabled:
+            return mean
+        fill = float(getattr(getattr(self.members[0], "normalization", None), "lst_mean", 290.0))
+        filled = ops.fill_nan_local(lst, radius=2, fill=fill)
+        base = ops.upsample_bicubic(filled, factor=FACTOR)
+        out = apply_postprocess(self.postprocess, torch.where(torch.isfinite(mean), mean, base),
+                                filled, factor=FACTOR)
+        return torch.where(torch.isfinite(mean), out, torch.full_like(out, torch.nan))
+
+    def predict_passes(self, lst_1km: torch.Tensor, ndvi_250m: torch.Tensor) -> torch.Tensor:
+        """Every pass's prediction ``(P, N, 1, 4h, 4w)`` K (P = :attr:`passes`), before the
+        ensemble's post-processing."""
+        h, w = lst_1km.shape[-2:]
+        passes, _ = self._padded_passes(lst_1km, ndvi_250m)
+        return passes[..., : h * FACTOR, : w * FACTOR]
 
     def predict_tensor(self, lst_1km: torch.Tensor, ndvi_250m: torch.Tensor) -> torch.Tensor:
         """``(N, 1, h, w)`` K and ``(N, 1, 4h, 4w)`` NDVI -> the ensemble mean, K."""
-        return self.predict_passes(lst_1km, ndvi_250m).mean(dim=0)
+        h, w = lst_1km.shape[-2:]
+        passes, lst = self._padded_passes(lst_1km, ndvi_250m)
+        return self._mean(passes, lst)[..., : h * FACTOR, : w * FACTOR]
 
     def predict_with_spread(
         self, lst_1km: np.ndarray, ndvi_250m: np.ndarray, *, tile_1km: int = 128
@@ -164,8 +196,10 @@ class EnsembleModel:
         """
 
         def both(lt: torch.Tensor, nt: torch.Tensor) -> list[torch.Tensor]:
-            passes = self.predict_passes(lt, nt)
-            return [passes.mean(dim=0), passes.std(dim=0, correction=0)]
+            h, w = lt.shape[-2:]
+            passes, lst = self._padded_passes(lt, nt)
+            crop = (..., slice(0, h * FACTOR), slice(0, w * FACTOR))
+            return [self._mean(passes, lst)[crop], passes.std(dim=0, correction=0)[crop]]
 
         mean, spread = predict_chunked(
             both, self.receptive_field_px, lst_1km, ndvi_250m, tile_1km=tile_1km, outputs=2
@@ -232,6 +266,7 @@ def predict_chunked(
 
 def _digest(cards: Sequence[dict[str, Any]], tta: str) -> str:
     text = "|".join(f"{c['name']}:{c.get('sha256')}" for c in cards) + f"|tta={tta}"
+    # (the post-processing is card-controlled, like a CNN card's; it is not part of the hash)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -132,8 +132,12 @@ def collection_dict(
     collection_id: str = DEFAULT_COLLECTION_ID,
     license: str = DEFAULT_LICENSE,
     title: str = "lstcloud daily 250 m land-surface temperature (MODIS, super-resolved)",
+    consolidated: bool = True,
 ) -> dict[str, Any]:
-    """A STAC 1.1 Collection describing the product cube summarised by ``info``."""
+    """A STAC 1.1 Collection describing the product cube summarised by ``info``.
+
+    ``consolidated`` says whether the cube has consolidated metadata (``xarray:open_kwargs``).
+    """
     days = (info.complete_days[0], info.complete_days[-1]) if info.complete_days else None
     collection: dict[str, Any] = {
         "type": "Collection",
@@ -167,7 +171,7 @@ def collection_dict(
             },
         },
         **_cube_fields(info, days),
-        "assets": {"zarr": _zarr_asset(asset_href, "Product datacube (Zarr v3)")},
+        "assets": {"zarr": _zarr_asset(asset_href, "Product datacube (Zarr v3)", consolidated)},
         "item_assets": _item_assets(),
         "summaries": {"lstcloud:model_id": _model_ids(info)},
         "lstcloud:complete_days": len(info.complete_days),
@@ -287,13 +291,13 @@ def _variable_asset(info: ProductInfo, asset: VariableAsset, day: dt.date | None
     return out
 
 
-def _zarr_asset(href: str, title: str) -> dict[str, Any]:
+def _zarr_asset(href: str, title: str, consolidated: bool = True) -> dict[str, Any]:
     return {
         "href": href,
         "type": ZARR_MEDIA_TYPE,
         "title": title,
         "roles": ["data", "zarr"],
-        "xarray:open_kwargs": dict(XARRAY_OPEN_KWARGS),
+        "xarray:open_kwargs": {**XARRAY_OPEN_KWARGS, "consolidated": consolidated},
     }
 
 
@@ -305,6 +309,7 @@ def item_dict(
     collection_id: str = DEFAULT_COLLECTION_ID,
     assets: dict[str, VariableAsset] | None = None,
     day_digest: str | None = None,
+    consolidated: bool = True,
 ) -> dict[str, Any]:
     """A STAC Item for one complete day of the product.
 
@@ -322,6 +327,8 @@ def item_dict(
         The day's per-variable raster assets (COGs) by variable name.
     day_digest
         Identifies this writing of the day (``lstcloud:day_digest``).
+    consolidated
+        Whether the cube has consolidated metadata (the ``zarr`` asset's ``xarray:open_kwargs``).
     """
     item_id = f"{collection_id}-{day.isoformat()}"
     properties = {
@@ -340,7 +347,7 @@ def item_dict(
         name: _variable_asset(info, asset, day) for name, asset in (assets or {}).items()
     }
     item_assets["zarr"] = _zarr_asset(
-        asset_href, f"Product datacube, Zarr v3 (select time={day.isoformat()})"
+        asset_href, f"Product datacube, Zarr v3 (select time={day.isoformat()})", consolidated
     )
     extensions = [DATACUBE_EXTENSION, XARRAY_EXTENSION]
     if assets:
@@ -372,6 +379,7 @@ def items_digest(
     asset_href: str,
     collection_id: str,
     cog_href: str | None = None,
+    consolidated: bool = True,
 ) -> str:
     """sha256 of what every day's Item shares (its content for a fixed day).
 
@@ -387,7 +395,12 @@ def items_digest(
             )
         }
     sample = item_dict(
-        info, _DIGEST_DAY, asset_href=asset_href, collection_id=collection_id, assets=sample_assets
+        info,
+        _DIGEST_DAY,
+        asset_href=asset_href,
+        collection_id=collection_id,
+        assets=sample_assets,
+        consolidated=consolidated,
     )
     return hashlib.sha256(json.dumps(sample, sort_keys=True).encode()).hexdigest()
 

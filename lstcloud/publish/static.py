@@ -137,6 +137,15 @@ def _day_cogs(
     return out, written
 
 
+def _has_consolidated_metadata(product_url: str, storage_options: dict[str, Any] | None) -> bool:
+    fs = filesystem(product_url, storage_options)
+    try:
+        root = json.loads(fs.cat_file(f"{strip_protocol(product_url).rstrip('/')}/zarr.json"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+    return bool(root.get("consolidated_metadata"))
+
+
 def _band(variable: str) -> tuple[str, float, str]:
     if variable == "lst_250m":
         return ("float32", float("nan"), "K")
@@ -317,14 +326,17 @@ def publish(
             digests=digests,
             storage_options=storage_options,
         )
+    consolidated = _has_consolidated_metadata(str(product_url), storage_options)
     collection = collection_dict(
-        info, asset_href=href, collection_id=collection_id, license=license
+        info, asset_href=href, collection_id=collection_id, license=license,
+        consolidated=consolidated,
     )
     collection[ITEMS_DIGEST_FIELD] = items_digest(
         info,
         asset_href=href,
         collection_id=collection_id,
         cog_href=cog_root(href) if cog else None,
+        consolidated=consolidated,
     )
     items: dict[dt.date, dict[str, Any]] = {}
     if write_items:
@@ -336,6 +348,7 @@ def publish(
                 collection_id=collection_id,
                 assets=cog_assets.get(day),
                 day_digest=digests[day],
+                consolidated=consolidated,
             )
     collection[DAY_DIGESTS_FIELD] = {d.isoformat(): digests[d] for d in items}
     changed: set[dt.date] = set()

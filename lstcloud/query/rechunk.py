@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from lstcloud.cube.consolidated import consolidate
 from lstcloud.errors import ConfigError
 from lstcloud.query._dataset import LST_VAR, QUALITY_VAR, load_product
 from lstcloud.storage import default_storage_options, filesystem, join, strip_protocol
@@ -67,6 +68,7 @@ def rechunk_for_timeseries(
                 storage_options=dst_options or None,
             )
         log.info("rechunked days %d..%d of %d", first, min(first + time_chunk, n_time), n_time)
+    consolidate(dst_url, storage_options=dst_options)  # plain xr.open_zarr, no warning
     _copy_markers(src_url, dst_url, storage_options, dst_options)
     return dst_url
 

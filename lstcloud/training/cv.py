@@ -70,6 +70,7 @@ class CVMethod:
     name: str
     members: tuple[TrainConfig, ...] = ()
     tta: str = "none"
+    postprocess: dict[str, Any] | None = None
 
     @property
     def learned(self) -> bool:
@@ -98,7 +99,7 @@ def cv_method(name: str, *, model_path: str | Path | None = None) -> CVMethod:
             _config_from_card(m.card, f"{source} member {m.name}")
             for m in model.members  # type: ignore[attr-defined]
         )
-        return CVMethod(name, members, str(card.get("tta", "none")))
+        return CVMethod(name, members, str(card.get("tta", "none")), card.get("postprocess"))
     if int(card.get("parameters", 0)) == 0:
         return CVMethod(name)
     return CVMethod(name, (_config_from_card(card, source),))
@@ -170,8 +171,9 @@ def _fold_method(
     ]
     models = [load_model(f, device="cpu") for f in folders]
     model: Any = models[0]
-    if len(models) > 1 or method.tta != "none":
-        model = EnsembleModel(models, tta=method.tta, name=method.name)
+    if len(models) > 1 or method.tta != "none" or method.postprocess:
+        model = EnsembleModel(models, tta=method.tta, name=method.name,
+                              postprocess=method.postprocess)
 
     def predict(lst: np.ndarray, ndvi: np.ndarray | None) -> np.ndarray:
         if isinstance(model, EnsembleModel) and model.passes > 1:

@@ -72,3 +72,60 @@ def test_worker_killed_mid_prediction_gives_identical_product(tmp_path: Path) ->
     np.testing.assert_array_equal(a.lst_250m.values, b.lst_250m.values)
     np.testing.assert_array_equal(a.lst_250m_quality.values, b.lst_250m_quality.values)
     assert b.attrs["complete_days"] == [d.isoformat() for d in DAYS]
+
+
+@pytest.mark.slow
+def test_s3_dying_mid_prediction_reports_the_days_and_marks_none_complete(
+    tmp_path: Path, dask_client, s3_endpoint, s3_bucket, s3_storage_options
+) -> None:
+    """Issue 12, point 8: the product's S3 store starts answering 503 to everything once the
+    first chunk is written. The run used to end in an uncaught error (marker / complete_days
+    publishing) and lose its summary; now every day is reported failed, the summary comes
+    back, and no day is marked complete."""
+    from tests.ingest.s3proxy import S3FaultProxy
+
+    days = [dt.date(2021, 8, 1), dt.date(2021, 8, 2), dt.date(2021, 8, 3)]
+    lst, ndvi = day_inputs(48, 48, days)
+    cube = write_input_cube(tmp_path / "in.zarr", lst=lst, ndvi=ndvi, days=days,
+                            chunks_1km=(16, 16))
+    proxy = S3FaultProxy(s3_endpoint)
+    options = {
+        "key": s3_storage_options["key"], "secret": s3_storage_options["secret"],
+        "client_kwargs": {"endpoint_url": proxy.url},
+        "config_kwargs": {"retries": {"total_max_attempts": 1}},
+        "skip_instance_cache": True,
+    }
+    out = f"{s3_bucket}/dying.zarr"
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            result["summary"] = predict_cube(
+                cube_url=cube, model=SlowStandInModel(delay=0.1), out_url=out, start=days[0],
+                end=days[-1], client=dask_client, device="cpu", tile_1km=16,
+                storage_options=options, retries=0)
+        except BaseException as exc:  # the bug: an uncaught store error, no summary
+            result["error"] = exc
+
+    thread = threading.Thread(target=run)
+    try:
+        thread.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+            r.method == "PUT" and "/lst_250m/c/" in r.path for r in list(proxy.requests)
+        ):
+            time.sleep(0.02)
+        assert thread.is_alive(), "the prediction ended before S3 died"
+        for method in ("GET", "HEAD", "PUT", "POST", "DELETE"):  # S3 is gone
+            proxy.add_fault(method, r".*", status=503, code="ServiceUnavailable", count=-1)
+        thread.join(timeout=300)
+        assert not thread.is_alive()
+    finally:
+        proxy.close()
+    assert "error" not in result, f"{type(result['error']).__name__}: {result['error']}"
+    summary = result["summary"]
+    assert not summary.ok and summary.written == ()
+    assert [d for d, _ in summary.missing] == days
+    text = summary.format()
+    assert all(d.isoformat() in text for d in days)
+    assert complete_days(out, storage_options=s3_storage_options) == {}  # none looks complete

@@ -30,7 +30,12 @@ from lstcloud.inference.plugin import (
     resolve_device,
     torch_threads,
 )
-from lstcloud.inference.predict import _has_plugin, predict_cube, register_model
+from lstcloud.inference.predict import (
+    _has_plugin,
+    model_fingerprint,
+    predict_cube,
+    register_model,
+)
 from lstcloud.product import open_product
 from tests.inference.cubes import day_inputs, write_input_cube
 from tests.inference.standin import (
@@ -120,7 +125,7 @@ def test_each_worker_loads_the_model_once_on_the_device_it_chose(
     n_workers = len(cluster_client.scheduler_info()["workers"])
     assert first.devices == {"cpu": n_workers}  # chosen on the workers: no CUDA here
     assert "devices   cpu x" in first.format()
-    key = model_key(model, fingerprint=model.card["sha256"])
+    key = model_key(model, fingerprint=model_fingerprint(model))  # weights and card
     states = cluster_client.run(model_status, key)
     assert len(states) == n_workers
     from dask.system import CPU_COUNT
@@ -160,7 +165,7 @@ def test_cuda_asked_on_workers_without_cuda_fails_clearly(
     message = str(info.value)
     assert "could not be loaded on the Dask workers" in message
     assert "worker tcp://" in message and "no CUDA device is usable" in message
-    key = model_key(model, fingerprint=model.card["sha256"])
+    key = model_key(model, fingerprint=model_fingerprint(model))  # weights and card
     # the broken registration is withdrawn: workers joining later do not retry it
     assert not cluster_client.run_on_scheduler(_has_plugin, key)
     # the CLI reports it as a clean error
@@ -203,7 +208,7 @@ def test_gpu_workers_get_the_model_tasks_when_the_cluster_advertises_them(
             (gpu_addr,) = [a for a, w in workers.items() if w.get("resources", {}).get("GPU")]
             (cpu_addr,) = [a for a in workers if a != gpu_addr]
             model = StandInModel(seed=14)
-            key = model_key(model, fingerprint=model.card["sha256"])
+            key = model_key(model, fingerprint=model_fingerprint(model))  # weights and card
 
             pinned = predict_cube(cube_url=tiny_cube, model=model, out_url=str(tmp_path / "a"),
                                   start=DAYS[0], end=DAYS[0], client=client, tile_1km=16)

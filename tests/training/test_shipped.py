@@ -142,3 +142,28 @@ def test_every_card_validation_as_shipped_is_recomputed(name: str, aster_dev: Pa
     for key in ("wald_rmse_k", "wald_ssim", "wald_rmse_bicubic_k"):
         assert again[key] == pytest.approx(card["validation_as_shipped"][key], abs=1e-4), key
     assert again["sha256"] == card["sha256"] and again["aster_files_read"] is False
+
+
+def test_default_is_the_best_out_of_fold_method_and_its_card_says_so() -> None:
+    """The shipped default's card holds the out-of-fold figures of docs/results/cv5_dev.json
+    (written by ``lstcloud evaluate aster --cv 5``), and it is the best of them in RMSE."""
+    import json
+
+    cv = json.loads((Path(__file__).resolve().parents[2] / "docs" / "results" /
+                     "cv5_dev.json").read_text("utf-8"))
+    model = load_model("default", device="cpu")
+    card = model.card
+    selection = card["selection"]
+    chosen = selection["out_of_fold"]
+    rows = {n: r for n, r in cv["summary"].items() if "wins_vs_bicubic" in r}
+    assert set(chosen) == set(rows)
+    for name, row in rows.items():
+        assert chosen[name]["rmse_k"] == pytest.approx(row["rmse_k"], abs=1e-9)
+    best = min(rows, key=lambda n: rows[n]["rmse_k"])
+    mine = next(n for n in rows if card["notes"][0].startswith(f"chosen: {n},"))
+    assert rows[mine]["rmse_k"] <= rows[best]["rmse_k"] + 1e-3  # the best, or tied with it
+    assert rows[mine]["rmse_k"] < rows["bicubic"]["rmse_k"]
+    assert rows[mine]["ssim"] > rows["bicubic"]["ssim"]
+    assert card["passes"] == card["cost"]["network_passes_per_prediction"] == 8
+    assert card["training_data"]["aster_files_read"] is False
+    assert len(card["training_data"]["samples"]) == 21
