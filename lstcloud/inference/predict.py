@@ -371,6 +371,7 @@ class InputState:
     reason: str = ""
     digest: str = ""
     no_input: tuple[str, ...] = ()
+    lst_only: tuple[str, ...] = ()
 
 
 def input_states(
@@ -400,14 +401,17 @@ def input_states(
         by_state: dict[str, list[str]] = {}
         first_reason = ""
         no_input: list[str] = []
+        lst_only: list[str] = []
         digest = hashlib.sha256()
         for tile in tiles:
             record = records.get((day, tile))
             state = "missing" if record is None else str(record.state)
             items = sorted(str(i) for i in (getattr(record, "items", ()) or ()))
             digest.update(json.dumps([tile, state, items]).encode())
-            if state == "no_input":
+            if state in ("no_input", "lst_only"):  # no 250 m input: no 250 m output
                 no_input.append(tile)
+            if state == "lst_only":
+                lst_only.append(tile)
             if state in DONE_STATES:
                 continue
             by_state.setdefault(state, []).append(tile)
@@ -429,6 +433,7 @@ def input_states(
             reason=reason,
             digest=digest.hexdigest()[:16],
             no_input=tuple(no_input),
+            lst_only=tuple(lst_only),
         )
     return out
 
@@ -457,11 +462,21 @@ def _day_graph(
     pi: int,
     product_chunks: tuple[int, int],
     resources: dict[str, float] | None = None,
+    blank_tiles: tuple[str, ...] = (),
 ) -> tuple[Any, int]:
     lst = ds["lst_day"].data[ti]
     ndvi = ds["ndvi"].data[ti]
     if not isinstance(lst, da.Array):
         lst, ndvi = da.asarray(lst), da.asarray(ndvi)
+    if blank_tiles:  # lst_only tiles: LST without its 250 m guide is not predicted (NaN)
+        from lstcloud.grid import CubeGrid
+
+        tiles = [t.strip() for t in str(ds.attrs.get("lstcloud_tiles", "")).split(",")]
+        grid = CubeGrid([t for t in tiles if t])
+        lst = lst.copy()
+        for tile in blank_tiles:
+            sy, sx = grid.tile_slices(tile, "1km")
+            lst[sy, sx] = np.nan
     out, quality = super_resolve(lst, ndvi, model_key=key, plan=plan, resources=resources)
     want = tuple(
         tuple(min(c, n - o) for o in range(0, n, c))
@@ -639,6 +654,7 @@ def predict_cube(
                     pi=time_index(out_url, day, storage_options=storage_options),
                     product_chunks=grid.chunks,
                     resources=resources,
+                    blank_tiles=inputs[day].lst_only,
                 )
                 graphs[day] = (stored, n)
             # low-level task fusion drops layer annotations: keep it off when pinning the model

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 #: (day, tile) states that a rerun does not redo.
 DONE_STATES = frozenset({"complete", "empty"})
 #: (day, tile) states a rerun searches the catalogue again for, when it searches anyway.
-RECHECK_STATES = frozenset({"no_input"})
+RECHECK_STATES = frozenset({"no_input", "lst_only"})
 
 
 def _as_date(value: dt.date | str, *, name: str = "date") -> dt.date:
@@ -252,7 +252,7 @@ def ingest(
                 TileDayOutcome(
                     date=d,
                     tile=t,
-                    state="no_input",
+                    state=record.state,  # no_input or lst_only, as recorded
                     reasons=(
                         *record.reasons,
                         f"(recorded {record.written_at}; not searched again in this run)",

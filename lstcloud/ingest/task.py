@@ -9,8 +9,9 @@ bucket, a wrong cube) fail at once. The region writes are idempotent, so retryin
 safe. The completion record is written only after the data: a worker that dies mid-write leaves
 no record, and the (day, tile) reads as missing, never as complete.
 
-A (day, tile) the catalogue has no granule for (one of its products) is recorded ``no_input``:
-nothing is read or written, and it is not a failure.
+A (day, tile) the catalogue has no LST granule for is recorded ``no_input``: nothing is read or
+written, and it is not a failure. When only the 250 m (NDVI) granule is missing, the LST is read,
+checked and written, and the (day, tile) is recorded ``lst_only`` (not a failure either).
 """
 
 from __future__ import annotations
@@ -339,7 +340,7 @@ def ingest_tile_day(
             "retries": list(result.retries),
             "seconds": round(result.seconds, 3),
         }
-        if apply_qc and result.state in ("complete", "empty"):
+        if apply_qc and result.state in ("complete", "empty", "lst_only"):
             extra["qc_policy"] = {
                 name: policies[name].model_dump(mode="json")
                 for name in dict.fromkeys(task.products.values())
@@ -374,16 +375,12 @@ def ingest_tile_day(
             **{**result.__dict__, "attempts": counter[0], "retries": tuple(retried)}
         )
 
-    if task.missing:
-        return record(
-            outcome(
-                "no_input",
-                [
-                    f"no {task.products[part]} granule for {task.tile} {task.date} in the catalogue"
-                    for part in task.missing
-                ],
-            )
-        )
+    absent = [
+        f"no {task.products[part]} granule for {task.tile} {task.date} in the catalogue"
+        for part in task.missing
+    ]
+    if "lst" in task.missing:  # nothing to predict from: nothing read
+        return record(outcome("no_input", absent))
 
     for parts in _groups(task):
         granule = task.granules[parts[0]]
@@ -414,7 +411,7 @@ def ingest_tile_day(
             f"no valid day LST after QC in {task.products['lst']} {task.tile} {task.date} "
             "(all cloud, fill or rejected QC)"
         )
-    if not np.isfinite(arrays["ndvi"]).any():
+    if "ndvi" in arrays and not np.isfinite(arrays["ndvi"]).any():
         empty.append(f"no valid NDVI in {task.products['ndvi']} {task.tile} {task.date}")
 
     try:
@@ -432,4 +429,7 @@ def ingest_tile_day(
         )
     except Exception as exc:  # whatever the store raised (after retries): this tile-day failed
         return record(outcome("failed", [f"writing {where}: {type(exc).__name__}: {exc}"]))
+    if absent:  # the LST is good and kept; the 250 m granule is not published (yet)
+        note = "LST written; the 250 m product needs it: a rerun searches for it again"
+        return record(outcome("lst_only", [*absent, *empty, note]))
     return record(outcome("empty" if empty else "complete", empty))
