@@ -83,7 +83,7 @@ def _local_client(
 
     from lstcloud.allocator import worker_environ
 
-    # glibc reads its malloc settings when a worker process starts: give them to the nanny
+    # opt-in (LSTCLOUD_MALLOC_TUNING=1): glibc reads its malloc settings at process start
     with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
         cluster = LocalCluster(**kwargs)
     try:

@@ -32,17 +32,24 @@ def _worker_heap_reuse() -> tuple[bool, int, float]:
 
 
 def test_local_workers_reuse_freed_memory_instead_of_faulting_it_in_again():
-    """The workers start with WORKER_MALLOC_ENV: a large array freed and allocated again costs
+    """With LSTCLOUD_MALLOC_TUNING=1 the workers start with WORKER_MALLOC_ENV: a large array
+    freed and allocated again costs
     no page faults (with Dask's defaults each 200 MB array is mapped and faulted in again:
     ~3,000 faults with transparent huge pages, ~49,000 without)."""
-    from lstcloud.allocator import WORKER_MALLOC_ENV
+    from lstcloud.allocator import TUNING_ENV, WORKER_MALLOC_ENV
 
     env = {k: os.environ.pop(k) for k in WORKER_MALLOC_ENV if k in os.environ}
+    old = os.environ.get(TUNING_ENV)
+    os.environ[TUNING_ENV] = "1"
     try:
         with client_context(None, n_workers=1) as client:
             tuned, faults, _kernel = client.submit(_worker_heap_reuse, pure=False).result()
     finally:
         os.environ.update(env)
+        if old is None:
+            os.environ.pop(TUNING_ENV, None)
+        else:
+            os.environ[TUNING_ENV] = old
     assert tuned
     assert faults < 1_000, faults
 

@@ -13,6 +13,10 @@ no record, i.e. "missing", which a rerun redoes, never something that looks comp
   written; ``reasons`` names the product ("no MOD09GQ granule for h18v04 2024-07-03 in the
   catalogue"). Not an error. (Added after ``complete`` / ``empty`` / ``failed``, whose meaning
   is unchanged; an older lstcloud skips such records with a warning, i.e. sees them as missing.)
+- ``lst_only``: the LST granule was read and written but the catalogue had no 250 m (NDVI)
+  granule: the good LST is kept; ``reasons`` names the missing product. For the 250 m product
+  the tile counts as without input (like ``no_input``), and an ingest rerun searches again
+  for its NDVI exactly as for ``no_input`` ones;
 - ``failed``: the (date, tile) could not be written; ``reasons`` says why;
 - ``missing`` (no record; what :func:`tile_day_state` returns): never attempted, or interrupted.
 
@@ -51,6 +55,7 @@ from lstcloud.grid import Tile
 
 __all__ = [
     "DONE_STATES",
+    "RECHECK_STATES",
     "STATES",
     "WRITTEN_STATES",
     "TileDayStatus",
@@ -62,11 +67,13 @@ __all__ = [
     "write_status",
 ]
 
-State = Literal["complete", "failed", "empty", "no_input"]
+State = Literal["complete", "failed", "empty", "no_input", "lst_only"]
 #: The states a record can hold (``"missing"`` is the absence of a record).
-STATES: tuple[str, ...] = ("complete", "failed", "empty", "no_input")
+STATES: tuple[str, ...] = ("complete", "failed", "empty", "no_input", "lst_only")
 #: States that need no more work.
-DONE_STATES: frozenset[str] = frozenset({"complete", "empty", "no_input"})
+DONE_STATES: frozenset[str] = frozenset({"complete", "empty", "no_input", "lst_only"})
+#: States a rerun searches the catalogue again for (a granule may have been published since).
+RECHECK_STATES: frozenset[str] = frozenset({"no_input", "lst_only"})
 #: States whose data was read from granules and written (what ``strict`` completeness asks for).
 WRITTEN_STATES: frozenset[str] = frozenset({"complete", "empty"})
 _STATUS_DIR = "_lstcloud/status"

@@ -323,11 +323,21 @@ def _day_graph(
     region: tuple[slice, slice, slice],
     product_chunks: tuple[int, int],
     resources: dict[str, float] | None = None,
+    blank_tiles: tuple[str, ...] = (),
 ) -> tuple[Any, int]:
     lst = ds["lst_day"].data[ti]
     ndvi = ds["ndvi"].data[ti]
     if not isinstance(lst, da.Array):
         lst, ndvi = da.asarray(lst), da.asarray(ndvi)
+    if blank_tiles:  # lst_only tiles: LST without its 250 m guide is not predicted (NaN)
+        from lstcloud.grid import CubeGrid
+
+        tiles = [t.strip() for t in str(ds.attrs.get("lstcloud_tiles", "")).split(",")]
+        grid = CubeGrid([t for t in tiles if t])
+        lst = lst.copy()
+        for tile in blank_tiles:
+            sy, sx = grid.tile_slices(tile, "1km")
+            lst[sy, sx] = np.nan
     out, quality = super_resolve(lst, ndvi, model_key=key, plan=plan, resources=resources)
     want = tuple(
         tuple(min(c, n - o) for o in range(0, n, c))
@@ -607,6 +617,7 @@ class _PredictJob:
                 region=self.product.region(day),
                 product_chunks=self.grid.chunks,
                 resources=resources,
+                blank_tiles=self.inputs[day].lst_only,
             )
             for day in todo
         }

@@ -35,13 +35,17 @@ class InputState:
         product's day marker: when it changes (a ``no_input`` tile got its granule, a tile was
         re-ingested), the day is predicted again.
     no_input
-        Tiles without a granule that day (their product pixels are NaN, flagged missing).
+        Tiles without a 250 m input that day (``no_input`` or ``lst_only``: their product
+        pixels are NaN, flagged missing).
+    lst_only
+        Tiles whose LST was ingested without its NDVI (``lst_only``): blanked before the model.
     """
 
     ready: bool
     reason: str = ""
     digest: str = ""
     no_input: tuple[str, ...] = ()
+    lst_only: tuple[str, ...] = ()
 
 
 def day_input_state(
@@ -58,14 +62,17 @@ def day_input_state(
     by_state: dict[str, list[str]] = {}
     first_reason = ""
     no_input: list[str] = []
+    lst_only: list[str] = []
     digest = hashlib.sha256()
     for tile in tiles:
         record = records.get((day, tile))
         state = "missing" if record is None else str(record.state)
         items = sorted(str(i) for i in (record.items if record is not None else ()))
         digest.update(json.dumps([tile, state, items]).encode())
-        if state == "no_input":
+        if state in ("no_input", "lst_only"):  # no 250 m input: no 250 m output
             no_input.append(tile)
+        if state == "lst_only":
+            lst_only.append(tile)
         if state in DONE_STATES:
             continue
         by_state.setdefault(state, []).append(tile)
@@ -87,6 +94,7 @@ def day_input_state(
         reason=reason,
         digest=digest.hexdigest()[:16],
         no_input=tuple(no_input),
+        lst_only=tuple(lst_only),
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lstcloud.core.errors import LstcloudWarning
-from lstcloud.cube.status import DONE_STATES, TileDayStatus
+from lstcloud.cube.status import DONE_STATES, RECHECK_STATES, TileDayStatus
 
 if TYPE_CHECKING:
     from lstcloud.catalog import Granule
@@ -176,7 +176,7 @@ def plan_window(
             record = status.get((day, tile))
             if record is None or record.state not in DONE_STATES:
                 todo.append((day, tile))
-            elif record.state == "no_input":
+            elif record.state in RECHECK_STATES:
                 no_input.append((day, tile))
             else:
                 skipped.append((day, tile))

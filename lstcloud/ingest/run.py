@@ -248,7 +248,7 @@ def _known_outcomes(
             f"(recorded {record.written_at}; not searched again in this run)",
         )
         out.append(
-            TileDayOutcome(date=d, tile=t, state="no_input", reasons=reasons, items=record.items)
+            TileDayOutcome(date=d, tile=t, state=record.state, reasons=reasons, items=record.items)
         )
     return out
 

@@ -13,7 +13,8 @@ __all__ = ["IngestSummary", "OutcomeState", "TileDayOutcome"]
 #: fill: a real observation, kept); ``no_input``: the catalogue has no granule for it (e.g. an
 #: ocean tile): nothing written, not an error; ``failed``: nothing usable written (see
 #: ``reasons``); ``skipped``: already complete in the cube, not touched.
-OutcomeState = Literal["complete", "empty", "no_input", "failed", "skipped"]
+#: ``lst_only``: the LST written, the 250 m granule missing from the catalogue (not an error).
+OutcomeState = Literal["complete", "empty", "no_input", "lst_only", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,11 @@ class IngestSummary:
                 {"date": o.date.isoformat(), "tile": o.tile, "reasons": list(o.reasons)}
                 for o in self.no_input
             ],
+            "lst_only": [
+                {"date": o.date.isoformat(), "tile": o.tile, "reasons": list(o.reasons)}
+                for o in self.outcomes
+                if o.state == "lst_only"
+            ],
             "counts": self.counts(),
             "retries": self.retries,
             "bytes_read": self.bytes_read,
@@ -145,6 +151,7 @@ class IngestSummary:
             f"ingest into {self.cube_url}: {self.found} granules found, "
             f"{self.written} (day, tile) written ({self._count('empty')} without valid LST), "
             f"{self.skipped} skipped as complete, {len(self.no_input)} without input, "
+            f"{self._count('lst_only')} with LST only, "
             f"{len(self.failed)} failed in {self.seconds:.1f} s"
             + (f" ({self.retries} transient errors retried)" if self.retries else "")
         ]
@@ -156,4 +163,6 @@ class IngestSummary:
                 lines.append(f"  empty  {o.date.isoformat()} {o.tile}: {'; '.join(o.reasons)}")
             elif o.state == "no_input":
                 lines.append(f"  no input {o.date.isoformat()} {o.tile}: {'; '.join(o.reasons)}")
+            elif o.state == "lst_only":
+                lines.append(f"  lst only {o.date.isoformat()} {o.tile}: {'; '.join(o.reasons)}")
         return "\n".join(lines)

@@ -9,8 +9,9 @@ bucket, a wrong cube) fail at once. The region writes are idempotent, so retryin
 safe. The completion record is written only after the data: a worker that dies mid-write leaves
 no record, and the (day, tile) reads as missing, never as complete.
 
-A (day, tile) the catalogue has no granule for (one of its products) is recorded ``no_input``:
-nothing is read or written, and it is not a failure.
+A (day, tile) the catalogue has no LST granule for is recorded ``no_input``: nothing is read or
+written, and it is not a failure. When only the 250 m (NDVI) granule is missing, the LST is read,
+checked and written, and the (day, tile) is recorded ``lst_only`` (not a failure either).
 """
 
 from __future__ import annotations
@@ -243,7 +244,8 @@ def ingest_tile_day(
     -------
     TileDayOutcome
         Never raises for bad input or storage errors: failures are returned with their reasons.
-        ``no_input`` when the catalogue had no granule for one of the products.
+        ``no_input`` when the catalogue had no LST granule; ``lst_only`` when only the NDVI
+        granule was missing (the LST is written).
     """
     run = _TileDayRun(
         task,
@@ -301,14 +303,12 @@ class _TileDayRun:
     def execute(self) -> TileDayOutcome:
         """Read and write the (day, tile); the outcome is not recorded yet."""
         task = self.task
-        if task.missing:
-            return self.outcome(
-                "no_input",
-                [
-                    f"no {task.products[part]} granule for {task.tile} {task.date} in the catalogue"
-                    for part in task.missing
-                ],
-            )
+        absent = [
+            f"no {task.products[part]} granule for {task.tile} {task.date} in the catalogue"
+            for part in task.missing
+        ]
+        if "lst" in task.missing:  # nothing to predict from: nothing read
+            return self.outcome("no_input", absent)
         reasons = self._read()
         if reasons:
             return self.outcome("failed", reasons)
@@ -318,7 +318,7 @@ class _TileDayRun:
                 f"no valid day LST after QC in {task.products['lst']} {task.tile} {task.date} "
                 "(all cloud, fill or rejected QC)"
             )
-        if not np.isfinite(self.arrays["ndvi"]).any():
+        if "ndvi" in self.arrays and not np.isfinite(self.arrays["ndvi"]).any():
             empty.append(f"no valid NDVI in {task.products['ndvi']} {task.tile} {task.date}")
         try:
             self.retry.call(
@@ -334,6 +334,9 @@ class _TileDayRun:
             )
         except Exception as exc:  # whatever the store raised (after retries): this tile-day failed
             return self.outcome("failed", [f"writing {self.where}: {type(exc).__name__}: {exc}"])
+        if absent:  # the LST is good and kept; the 250 m granule is not published (yet)
+            note = "LST written; the 250 m product needs it: a rerun searches for it again"
+            return self.outcome("lst_only", [*absent, *empty, note])
         return self.outcome("empty" if empty else "complete", empty)
 
     def _read(self) -> list[str]:
@@ -368,7 +371,7 @@ class _TileDayRun:
             "retries": list(result.retries),
             "seconds": round(result.seconds, 3),
         }
-        if self.apply_qc and result.state in ("complete", "empty"):
+        if self.apply_qc and result.state in ("complete", "empty", "lst_only"):
             extra["qc_policy"] = {
                 name: self.policies[name].model_dump(mode="json")
                 for name in dict.fromkeys(self.task.products.values())

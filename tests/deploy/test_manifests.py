@@ -278,17 +278,3 @@ def test_the_reference_check_catches_a_stale_name(rendered):
     assert any("'lstcloud-endpoints' is not rendered" in p for p in problems)
     assert any("'lstcloud-typo' is not rendered" in p for p in problems)
 
-
-def test_dask_workers_start_with_the_malloc_settings(rendered):
-    """Every Dask worker container starts with lstcloud.allocator.WORKER_MALLOC_ENV (glibc reads
-    it at process start; without it each model call faults its tensors in again)."""
-    from lstcloud.allocator import WORKER_MALLOC_ENV
-
-    _, docs = rendered
-    workers = [d["spec"]["worker"]["spec"] for d in docs if d["kind"] in ("DaskCluster",
-                                                                          "DaskWorkerGroup")]
-    assert workers
-    for spec in workers:
-        for container in spec["containers"]:
-            env = {e["name"]: e.get("value") for e in container.get("env", [])}
-            assert {k: env.get(k) for k in WORKER_MALLOC_ENV} == WORKER_MALLOC_ENV

@@ -134,7 +134,8 @@ def test_bad_input_is_named_recorded_and_the_rest_of_the_run_completes(
         summary = ingest(provider="lpcloud", stac_url=srv.url, region=TILE, start=DAYS[0],
                          end=DAYS[3], cube_url=cube, client=dask_client, progress=False)
     states = {o.date: o.state for o in summary.outcomes}
-    assert states == {DAYS[0]: "complete", DAYS[1]: "failed", DAYS[2]: "no_input",
+    # day 3: its LST is kept (lst_only), the missing 250 m granule named
+    assert states == {DAYS[0]: "complete", DAYS[1]: "failed", DAYS[2]: "lst_only",
                       DAYS[3]: "empty"}, summary.format()
     reasons = {o.date: " ".join(o.reasons) for o in summary.outcomes}
     assert truncated.name in reasons[DAYS[1]]  # names the granule
@@ -144,11 +145,11 @@ def test_bad_input_is_named_recorded_and_the_rest_of_the_run_completes(
     assert f"FAILED {DAYS[1].isoformat()} {TILE}" in text
 
     assert [o.date for o in summary.failed] == [DAYS[1]]  # no granule is not a failure
-    assert f"no input {DAYS[2].isoformat()} {TILE}: no MOD09GQ granule" in text
+    assert f"lst only {DAYS[2].isoformat()} {TILE}: no MOD09GQ granule" in text
 
     records = read_status(cube)
     assert records[(DAYS[1], TILE)].state == "failed"
-    assert records[(DAYS[2], TILE)].state == "no_input"
+    assert records[(DAYS[2], TILE)].state == "lst_only"
     assert "in the catalogue" in records[(DAYS[2], TILE)].reasons[0]
     assert truncated.name in " ".join(records[(DAYS[1], TILE)].reasons)
     ds = open_cube(cube)
@@ -164,8 +165,8 @@ def test_bad_input_is_named_recorded_and_the_rest_of_the_run_completes(
                        end=DAYS[3], cube_url=cube, client=dask_client, progress=False)
         assert again.ok, again.format()
         assert again.skipped == 2 and again.written == 1
-        assert [o.date for o in again.no_input] == [DAYS[2]]
-        assert "not searched again" in again.no_input[0].reasons[-1]
+        (kept,) = [o for o in again.outcomes if o.state == "lst_only"]
+        assert kept.date == DAYS[2] and "not searched again" in kept.reasons[-1]
         assert read_status(cube)[(DAYS[1], TILE)].state == "complete"
         third = ingest(provider="lpcloud", stac_url=srv.url, region=TILE, start=DAYS[0],
                        end=DAYS[3], cube_url=cube, client=dask_client, progress=False,
