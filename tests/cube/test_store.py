@@ -348,7 +348,7 @@ def test_interrupted_template_is_not_taken_for_a_cube(tmp_path):
     create_cube(url, grid=ONE_TILE, dates=[D1])
     group = zarr.open_group(url, mode="r+")
     del group.attrs["lstcloud_format_version"]  # as if create_cube died before its last step
-    with pytest.raises(CubeError, match="unfinished"):
-        create_cube(url, grid=ONE_TILE, dates=[D1])
+    with pytest.raises(CubeError, match="unfinished"):  # no other writer finishes it
+        create_cube(url, grid=ONE_TILE, dates=[D1], wait_for_writer=0.5)
     with pytest.raises(CubeError, match="not an lstcloud input cube"):
         open_cube(url)
