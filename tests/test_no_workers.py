@@ -44,9 +44,12 @@ def scheduler() -> Iterator[tuple[str, Client]]:
 
 def _spawn_worker(address: str) -> subprocess.Popen[bytes]:
     dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or "dask"
+    # the worker unpickles this module's functions: the project root must be importable there
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return subprocess.Popen(
         [dask, "worker", address, "--no-nanny", "--nthreads", "1", "--no-dashboard"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": path},
     )
 
 
