@@ -12,6 +12,10 @@ usage (from the project root):
 
     python training/build_default.py --cv-report out/cv --method sr2p+sc-d4 \\
         --members sif-cnn-sr2-published sc-unet --tta d4
+
+With ``--adaptation REPORT.json`` (written by ``training/select_adaptation.py``) the recipe the
+nested cross-validation chose is written into the card (``adaptation``): the members then adapt
+to each scene's own MODIS inputs before they predict it (:mod:`lstcloud.models.adaptation`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import shutil
 from pathlib import Path
 
+from lstcloud.models.adaptation import Adaptation
 from lstcloud.models.card import read_card, write_card
 from lstcloud.models.ensemble import save_ensemble
 from lstcloud.models.registry import shipped_models_dir
@@ -42,7 +47,13 @@ def main() -> None:
     parser.add_argument("--members", nargs="+", required=True, help="shipped model names")
     parser.add_argument("--tta", default="d4", choices=("none", "flips", "d4"))
     parser.add_argument("--out", type=Path, default=shipped_models_dir() / "default")
+    parser.add_argument("--adaptation", type=Path, default=None,
+                        help="select_adaptation.py's report: ship its chosen recipe")
     args = parser.parse_args()
+    adaptation = None
+    if args.adaptation is not None:
+        chosen = json.loads(args.adaptation.read_text(encoding="utf-8"))
+        adaptation = Adaptation.from_dict(chosen["chosen_recipe"]["adaptation"]).to_dict()
 
     cv = json.loads((args.cv_report / "cv.json").read_text(encoding="utf-8"))
     if args.method not in cv["summary"]:
@@ -58,8 +69,10 @@ def main() -> None:
     card = {
         "description": (
             f"Production model: the mean of {', '.join(args.members)} over the {args.tta} "
-            "test-time augmentation (flips/rotations); per-pixel spread available "
-            "(predict_with_spread)."
+            "test-time augmentation (flips/rotations)"
+            + (", each member first adapted to the scene's own MODIS LST and NDVI by a few "
+               "self-supervised steps of its training loss" if adaptation else "")
+            + "; per-pixel spread available (predict_with_spread)."
         ),
         "training_data": {
             "source": "dev-folder",
@@ -88,6 +101,7 @@ def main() -> None:
                          "mask eroded by 8 px), mean over scenes",
         },
         "cost": {"network_passes_per_prediction": None},
+        "adaptation": adaptation,
         "notes": [
             f"chosen: {args.method}, out-of-fold RMSE {chosen['rmse_k']:.3f} K, SSIM "
             f"{chosen['ssim']:.3f}, wins vs bicubic {chosen['wins_vs_bicubic']}/"
@@ -105,6 +119,20 @@ def main() -> None:
         "note": f"{written['passes']} forward passes of the 282,705-parameter U-Net "
                 f"({len(members)} members x the {args.tta} transforms) per prediction",
     }
+    if adaptation is not None:
+        recipe = Adaptation.from_dict(adaptation)
+        adapting = len(recipe.members) or len(members)
+        written["cost"]["adaptation_steps_per_scene"] = recipe.steps * adapting
+        written["cost"]["note"] += (
+            f", after {recipe.steps} self-supervised optimiser steps of each of {adapting} "
+            f"adapting member(s) on the scene (crops of {recipe.crop_1km} km; per day in the "
+            "cube pipeline)")
+        report = json.loads(args.adaptation.read_text(encoding="utf-8"))
+        written["selection"]["adaptation"] = {
+            k: report[k] for k in ("rule", "picks", "nested_out_of_fold", "chosen")}
+        written["selection"]["adaptation"]["command"] = (
+            "python training/select_adaptation.py --data ../shared/data/aster_h18v04_dev "
+            "--cv-models out/cv/folds --json out/adaptation.json")
     write_card(folder, written)
     entry = validate_as_shipped(folder)
     print(f"default -> {folder}: {args.method}, OOF RMSE {chosen['rmse_k']:.3f} K; Wald as "

@@ -46,6 +46,7 @@ from lstcloud.cube.store import zarr_store
 __all__ = [
     "LST_VAR",
     "QUALITY_VAR",
+    "SPREAD_VAR",
     "ProductCube",
     "ProductGrid",
     "Provenance",
@@ -62,6 +63,8 @@ __all__ = [
 
 LST_VAR = "lst_250m"
 QUALITY_VAR = "lst_250m_quality"
+#: Per-pixel spread (K) of an ensemble's passes: written when the product's model has several.
+SPREAD_VAR = "lst_250m_spread"
 MARKER_DIR = "_lstcloud/days"
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -97,6 +100,12 @@ class Provenance:
     model_identity: str = ""
     #: the behaviour fields of the card, to name what differs when another model is refused
     model_card: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_spread(self) -> bool:
+        """Whether the model gives a per-pixel spread (an ensemble of several passes)."""
+        card = self.model_card or {}
+        return card.get("architecture") == "ensemble" and int(card.get("passes") or 1) > 1
 
     def attrs(self) -> dict[str, Any]:
         """Group attributes (``lstcloud_`` prefixed; the identity ones only when set)."""
@@ -168,7 +177,8 @@ def _write_template(
             "long_name": "daytime land surface temperature at 250 m (super-resolved MODIS)",
             "units": "K",
             "grid_mapping": "spatial_ref",
-            "ancillary_variables": QUALITY_VAR,
+            "ancillary_variables": (f"{QUALITY_VAR} {SPREAD_VAR}" if provenance.has_spread
+                                    else QUALITY_VAR),
             "valid_min": 150.0,
             "valid_max": 400.0,
         },
@@ -182,6 +192,23 @@ def _write_template(
         dimension_names=dims,
         attributes={**quality_attrs(), "grid_mapping": "spatial_ref"},
     )
+    if provenance.has_spread:
+        group.create_array(
+            SPREAD_VAR,
+            shape=shape,
+            chunks=chunks,
+            dtype="float32",
+            fill_value=np.nan,
+            dimension_names=dims,
+            attributes={
+                "long_name": "spread of the ensemble's passes (standard deviation over its "
+                             "members and test-time transforms): a relative uncertainty flag",
+                "units": "K",
+                "grid_mapping": "spatial_ref",
+                "comment": "ranks the error against ASTER weakly (docs/evaluation.md); it is "
+                           "not a calibrated standard deviation of the error",
+            },
+        )
     time = group.create_array(
         "time",
         shape=(days.size,),
@@ -275,7 +302,9 @@ def _extend(
     if wanted[-1] <= days[-1]:
         return False
     new_days = np.arange(days[0], wanted[-1] + 1, dtype="datetime64[D]")
-    for name in (LST_VAR, QUALITY_VAR):
+    for name in (LST_VAR, QUALITY_VAR, SPREAD_VAR):
+        if name not in group:
+            continue
         arr = group[name]
         arr.resize((new_days.size, *arr.shape[1:]))
     time = group["time"]
@@ -474,9 +503,11 @@ class ProductCube:
         index = self.time_index(date)
         return (slice(index, index + 1), slice(None), slice(None))
 
-    def arrays(self) -> tuple[zarr.Array, zarr.Array]:
-        """The writable ``lst_250m`` and ``lst_250m_quality`` arrays (for region writes)."""
-        return self.group[LST_VAR], self.group[QUALITY_VAR]  # type: ignore[return-value]
+    def arrays(self) -> tuple[zarr.Array, ...]:
+        """The writable ``lst_250m``, ``lst_250m_quality`` and (ensembles) ``lst_250m_spread``
+        arrays, in that order (for region writes)."""
+        names = [n for n in (LST_VAR, QUALITY_VAR, SPREAD_VAR) if n in self.group]
+        return tuple(self.group[n] for n in names)  # type: ignore[misc]
 
     def marker_url(self, date: dt.date) -> str:
         """URL of the completion marker of ``date``."""

@@ -166,6 +166,7 @@ def predict_tiles(
     core_1km: tuple[slice, slice],
     origin_1km: tuple[int, int],
     plan: HaloPlan,
+    spread: bool = False,
 ) -> np.ndarray:
     """Predict the core of a padded window, tile by tile, in batches.
 
@@ -183,18 +184,22 @@ def predict_tiles(
     plan
         The halo plan.
 
+    spread
+        Also the model's spread (``predict_tensor_with_spread``, an ensemble's passes).
+
     Returns
     -------
     numpy.ndarray
-        (4 h_core, 4 w_core) float32 LST in K, NaN where the covering 1 km LST is NaN.
+        (4 h_core, 4 w_core) float32 LST in K, NaN where the covering 1 km LST is NaN; with
+        ``spread``, (2, 4 h_core, 4 w_core): the LST and its spread (K).
     """
     sy, sx = core_1km
     oy, ox = origin_1km
     h, w = sy.stop - sy.start, sx.stop - sx.start
-    out = np.full((4 * h, 4 * w), np.nan, dtype=np.float32)
+    out = np.full((2 if spread else 1, 4 * h, 4 * w), np.nan, dtype=np.float32)
     core_lst = lst[sy, sx]
     if not np.isfinite(core_lst).any():
-        return out
+        return out if spread else out[0]
     c = plan.context_1km
     ys, ty = tile_starts(oy + sy.start, oy + sy.stop, tile=plan.tile_1km, align=plan.align_1km)
     xs, tx = tile_starts(ox + sx.start, ox + sx.stop, tile=plan.tile_1km, align=plan.align_1km)
@@ -213,9 +218,9 @@ def predict_tiles(
                 for ly, lx in batch
             ]
         )
-        pred = _run_model(model, lst_b, ndvi_b)
+        pred = _run_model(model, lst_b, ndvi_b, spread=spread)  # (N, 1 or 2, H, W)
         for (ly, lx), tile in zip(batch, pred, strict=True):
-            core = tile[4 * c : 4 * (c + ty), 4 * c : 4 * (c + tx)]
+            core = tile[:, 4 * c : 4 * (c + ty), 4 * c : 4 * (c + tx)]
             # intersect the tile core [ly, ly+ty) with the block core [sy.start, sy.stop)
             y0, y1 = max(ly, sy.start), min(ly + ty, sy.stop)
             x0, x1 = max(lx, sx.start), min(lx + tx, sx.stop)
@@ -223,35 +228,44 @@ def predict_tiles(
                 slice(4 * (y0 - sy.start), 4 * (y1 - sy.start)),
                 slice(4 * (x0 - sx.start), 4 * (x1 - sx.start)),
             )
-            out[dst] = core[4 * (y0 - ly) : 4 * (y1 - ly), 4 * (x0 - lx) : 4 * (x1 - lx)]
+            out[(slice(None), *dst)] = core[:, 4 * (y0 - ly) : 4 * (y1 - ly),
+                                            4 * (x0 - lx) : 4 * (x1 - lx)]
     missing = ~np.isfinite(core_lst)
-    out[np.repeat(np.repeat(missing, 4, axis=0), 4, axis=1)] = np.nan
-    return out
+    out[:, np.repeat(np.repeat(missing, 4, axis=0), 4, axis=1)] = np.nan
+    return out if spread else out[0]
 
 
-def _run_model(model: Any, lst_b: np.ndarray, ndvi_b: np.ndarray) -> np.ndarray:
-    """Run one batch (N, h, w) / (N, 4h, 4w) through the model; returns (N, 4h, 4w) float32."""
+def _run_model(
+    model: Any, lst_b: np.ndarray, ndvi_b: np.ndarray, *, spread: bool = False
+) -> np.ndarray:
+    """Run one batch (N, h, w) / (N, 4h, 4w) through the model; returns (N, 1, 4h, 4w)
+    float32, or (N, 2, 4h, 4w) with ``spread`` (the LST and the spread of the passes)."""
     predict_tensor = getattr(model, "predict_tensor", None)
-    if predict_tensor is None:
+    if predict_tensor is None and not spread:
         pairs = zip(lst_b, ndvi_b, strict=True)
-        return np.stack([np.asarray(model.predict(a, b), dtype=np.float32) for a, b in pairs])
+        return np.stack([np.asarray(model.predict(a, b), dtype=np.float32)[None]
+                         for a, b in pairs])
     import torch
 
     device = getattr(model, "device", None) or "cpu"
     with torch.inference_mode():
         lt = torch.from_numpy(np.ascontiguousarray(lst_b, dtype=np.float32))[:, None].to(device)
         nt = torch.from_numpy(np.ascontiguousarray(ndvi_b, dtype=np.float32))[:, None].to(device)
-        res = predict_tensor(lt, nt)
-        return res[:, 0].detach().to("cpu", torch.float32).numpy()
+        if spread:
+            mean, sd = model.predict_tensor_with_spread(lt, nt)
+            res = torch.cat([mean, sd], dim=1)
+        else:
+            res = predict_tensor(lt, nt)
+        return res.detach().to("cpu", torch.float32).numpy()
 
 
 def _block_window(
     lst: np.ndarray, ndvi: np.ndarray, block_info: dict, plan: HaloPlan
 ) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice], tuple[int, int]]:
     """Pad a map_overlap block to the full depth on array-edge sides; locate its core."""
-    info = block_info[None]
-    (y0, y1), (x0, x1) = info["array-location"]
-    ny, nx = info["shape"]
+    info = block_info[None]  # the output's (its leading axis, if any, is the spread's)
+    (y0, y1), (x0, x1) = info["array-location"][-2:]
+    ny, nx = info["shape"][-2:]
     y0, y1, x0, x1, ny, nx = (v // 4 for v in (y0, y1, x0, x1, ny, nx))
     d = plan.depth_1km
     pad_top = d if y0 == 0 else 0
@@ -272,11 +286,13 @@ def _block_window(
 
 
 def _predict_block(
-    lst: np.ndarray, ndvi: np.ndarray, *, model_key: str, plan: HaloPlan, block_info: dict
+    lst: np.ndarray, ndvi: np.ndarray, *, model_key: str, plan: HaloPlan, block_info: dict,
+    spread: bool = False,
 ) -> np.ndarray:
     lst, ndvi, core, origin = _block_window(lst, ndvi, block_info, plan)
     model = get_model(model_key)
-    return predict_tiles(model, lst, ndvi, core_1km=core, origin_1km=origin, plan=plan)
+    return predict_tiles(model, lst, ndvi, core_1km=core, origin_1km=origin, plan=plan,
+                         spread=spread)
 
 
 def _quality_block(
@@ -335,7 +351,8 @@ def super_resolve(
     model_key: str,
     plan: HaloPlan,
     resources: dict[str, float] | None = None,
-) -> tuple[da.Array, da.Array]:
+    spread: bool = False,
+) -> tuple[da.Array, ...]:
     """Lazily super-resolve one day: 1 km LST (y, x) + 250 m NDVI (4y, 4x) -> 250 m LST.
 
     Parameters
@@ -352,12 +369,15 @@ def super_resolve(
     resources
         Dask resources the model tasks need (``{"GPU": 1}`` pins them to GPU workers);
         the quality layer is not restricted.
+    spread
+        Also the model's per-pixel spread (an ensemble; the same model tasks compute both).
 
     Returns
     -------
     tuple of dask.array.Array
-        ``(lst_250m float32 K, quality uint8)``, chunked like the (aligned) 250 m NDVI. Both
-        share the input reads and halo exchange (same overlap tasks).
+        ``(lst_250m float32 K, quality uint8)`` (and ``spread float32 K`` with ``spread``),
+        chunked like the (aligned) 250 m NDVI. All share the input reads and halo exchange
+        (same overlap tasks).
     """
     lst_1km, ndvi_250m = align_inputs(
         lst_1km.astype(np.float32, copy=False), ndvi_250m.astype(np.float32, copy=False), plan
@@ -373,17 +393,32 @@ def super_resolve(
     }
     pin = dask.annotate(resources=dict(resources)) if resources else contextlib.nullcontext()
     with pin:
-        lst_250m = da.map_overlap(
-            _predict_block,
-            lst_1km,
-            ndvi_250m,
-            dtype=np.float32,
-            meta=np.empty((0, 0), np.float32),
-            token="lstcloud-predict",
-            model_key=model_key,
-            plan=plan,
-            **common,
-        )
+        if spread:
+            both = da.map_overlap(
+                _predict_block,
+                lst_1km,
+                ndvi_250m,
+                dtype=np.float32,
+                meta=np.empty((0, 0, 0), np.float32),
+                token="lstcloud-predict-spread",
+                model_key=model_key,
+                plan=plan,
+                spread=True,
+                new_axis=0,
+                **{**common, "chunks": ((2,), *ndvi_250m.chunks)},
+            )
+        else:
+            lst_250m = da.map_overlap(
+                _predict_block,
+                lst_1km,
+                ndvi_250m,
+                dtype=np.float32,
+                meta=np.empty((0, 0), np.float32),
+                token="lstcloud-predict",
+                model_key=model_key,
+                plan=plan,
+                **common,
+            )
     quality = da.map_overlap(
         _quality_block,
         lst_1km,
@@ -394,6 +429,8 @@ def super_resolve(
         plan=plan,
         **common,
     )
+    if spread:
+        return both[0], quality, both[1]
     return lst_250m, quality
 
 

@@ -44,6 +44,7 @@ from lstcloud.cube.product import LST_VAR, ProductCube, ProductGrid, Provenance
 from lstcloud.cube.status import read_status
 from lstcloud.cube.store import open_input_cube
 from lstcloud.grid import SINUSOIDAL_WKT
+from lstcloud.inference.adapt import adapt_for_day
 from lstcloud.inference.halo import HaloPlan, align_inputs, halo_share, plan_halo, super_resolve
 from lstcloud.inference.identity import behaviour_fields, model_identity
 from lstcloud.inference.plugin import (
@@ -319,7 +320,7 @@ def _day_graph(
     *,
     key: str,
     plan: HaloPlan,
-    targets: tuple[Any, Any],
+    targets: tuple[Any, ...],
     region: tuple[slice, slice, slice],
     product_chunks: tuple[int, int],
     resources: dict[str, float] | None = None,
@@ -338,17 +339,20 @@ def _day_graph(
         for tile in blank_tiles:
             sy, sx = grid.tile_slices(tile, "1km")
             lst[sy, sx] = np.nan
-    out, quality = super_resolve(lst, ndvi, model_key=key, plan=plan, resources=resources)
+    # the product of an ensemble also holds its spread (a third target)
+    layers = super_resolve(lst, ndvi, model_key=key, plan=plan, resources=resources,
+                           spread=len(targets) > 2)
+    out = layers[0]
     want = tuple(
         tuple(min(c, n - o) for o in range(0, n, c))
         for c, n in zip(product_chunks, out.shape, strict=True)
     )
     if out.chunks != want:  # only when tiny chunks were merged for the halo: keep writes aligned
-        out, quality = out.rechunk(want), quality.rechunk(want)
+        layers = tuple(a.rechunk(want) for a in layers)
     stored = da.store(
-        [out[None], quality[None]],
+        [a[None] for a in layers],
         list(targets),
-        regions=[region, region],
+        regions=[region] * len(layers),
         lock=False,
         compute=False,
         return_stored=False,
@@ -554,6 +558,7 @@ class _PredictJob:
     inputs: dict[dt.date, InputState]
     retries: int
     worker_timeout: float | None
+    adapted: dict[dt.date, dict[str, Any]] = field(default_factory=dict)
 
     def run(
         self,
@@ -595,8 +600,22 @@ class _PredictJob:
         aligned = align_inputs(self.ds["lst_day"].data[0], self.ds["ndvi"].data[0], self.plan)[0]
         ran.halo_share = halo_share(aligned.chunks, self.plan)
         if client is not None and plugin is not None:
-            self._compute(client, plugin, chosen.todo, ran)
+            self._compute(client, plugin, chosen.todo, ran, device=device)
         return ran
+
+    def _day_key(self, client: Any, plugin: ModelPlugin, day: dt.date, device: str) -> str:
+        """The model key of ``day``: the registered model, or (a model with a test-time
+        adaptation) the model adapted to crops of that day, registered on the workers."""
+        ti = self.cube_days[np.datetime64(day, "D")]
+        adapted = adapt_for_day(self.info.loaded, self.ds, ti)
+        if adapted is self.info.loaded:
+            return plugin.key
+        card = adapted.card
+        day_plugin, _ = register_model(client, adapted, device=device,
+                                       fingerprint=model_identity(card, name=self.info.name))
+        self.adapted[day] = next((m.card["adapted"] for m in adapted.members
+                                  if "adapted" in m.card), {})
+        return day_plugin.key
 
     def _compute(
         self,
@@ -604,14 +623,17 @@ class _PredictJob:
         plugin: ModelPlugin,
         todo: tuple[dt.date, ...],
         ran: _Ran,
+        *,
+        device: str,
     ) -> None:
         resources = {"GPU": 1} if plugin.gpu_only else None
         targets = self.product.arrays()
+        keys = {day: self._day_key(client, plugin, day, device) for day in todo}
         graphs = {
             day: _day_graph(
                 self.ds,
                 self.cube_days[np.datetime64(day, "D")],
-                key=plugin.key,
+                key=keys[day],
                 plan=self.plan,
                 targets=targets,
                 region=self.product.region(day),
@@ -666,4 +688,5 @@ class _PredictJob:
             "devices": devices,
             "input_status": self.inputs[day].digest,
             "tiles_without_input": list(self.inputs[day].no_input),
+            "adaptation": self.adapted.get(day),
         }

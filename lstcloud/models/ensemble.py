@@ -27,6 +27,7 @@ from torch.nn import functional as nnf
 
 from lstcloud import ops
 from lstcloud.errors import ConfigError
+from lstcloud.models.adaptation import Adaptation, adapt_cnn
 from lstcloud.models.base import FACTOR, SuperResolver, check_pair, check_pair_tensor
 from lstcloud.models.card import CARD_FILE, read_card, software_version, utc_now, write_card
 from lstcloud.models.postprocess import Postprocess, apply_postprocess
@@ -67,6 +68,11 @@ class EnsembleModel:
         Registry name.
     card
         Card fields (``members``, ``tta`` and the halo are derived).
+    postprocess
+        Post-processing of the mean (default: the card's).
+    adaptation
+        Self-supervised test-time adaptation of the members to each scene
+        (:mod:`lstcloud.models.adaptation`; default: the card's ``adaptation``, else off).
     """
 
     def __init__(
@@ -77,6 +83,7 @@ class EnsembleModel:
         name: str = "ensemble",
         card: dict[str, Any] | None = None,
         postprocess: Postprocess | dict[str, Any] | None = None,
+        adaptation: Adaptation | dict[str, Any] | None = None,
     ) -> None:
         if not members:
             raise ConfigError("an ensemble needs at least one member")
@@ -87,6 +94,12 @@ class EnsembleModel:
         if postprocess is None and card is not None:
             postprocess = card.get("postprocess")
         self.postprocess = Postprocess.from_dict(postprocess)
+        if adaptation is None and card is not None:
+            adaptation = card.get("adaptation")
+        self.adaptation = Adaptation.from_dict(adaptation)
+        unknown = sorted(set(self.adaptation.members) - {m.name for m in self.members})
+        if unknown:
+            raise ConfigError(f"adaptation.members {unknown} are not members of {name!r}")
         self.name = name
         self._card = dict(card or {})
 
@@ -127,6 +140,7 @@ class EnsembleModel:
             "tta": self.tta,
             "passes": self.passes,
             "postprocess": self.postprocess.to_dict() if self.postprocess.enabled else None,
+            "adaptation": self.adaptation.to_dict() if self.adaptation.enabled else None,
             "parameters": sum(int(m.get("parameters", 0)) for m in members),
             "receptive_field_px": self.receptive_field_px,
             "alignment_px": 8,
@@ -138,6 +152,28 @@ class EnsembleModel:
         for m in self.members:
             m.to(device)
         return self
+
+    def adapted_to(
+        self,
+        lst_1km: np.ndarray | None = None,
+        ndvi_250m: np.ndarray | None = None,
+        *,
+        scenes: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> EnsembleModel:
+        """This ensemble with its adapting members fine-tuned on the scene (or on ``scenes``,
+        e.g. crops of one day); ``self`` when the adaptation is off. The result predicts
+        without adapting again."""
+        if not self.adaptation.enabled:
+            return self
+        members = [
+            adapt_cnn(m, lst_1km, ndvi_250m, self.adaptation,  # type: ignore[arg-type]
+                      scenes=scenes)
+            if self.adaptation.applies_to(m.name) else m
+            for m in self.members
+        ]
+        card = {**self._card, "adaptation": None}
+        return EnsembleModel(members, tta=self.tta, name=self.name, card=card,
+                             postprocess=self.postprocess, adaptation=Adaptation())
 
     def _padded_passes(
         self, lst_1km: torch.Tensor, ndvi_250m: torch.Tensor
@@ -184,22 +220,33 @@ class EnsembleModel:
         passes, lst = self._padded_passes(lst_1km, ndvi_250m)
         return self._mean(passes, lst)[..., : h * FACTOR, : w * FACTOR]
 
+    def predict_tensor_with_spread(
+        self, lst_1km: torch.Tensor, ndvi_250m: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`predict_tensor` and the spread of the passes (``(N, 1, 4h, 4w)`` K each)."""
+        h, w = lst_1km.shape[-2:]
+        passes, lst = self._padded_passes(lst_1km, ndvi_250m)
+        crop = (..., slice(0, h * FACTOR), slice(0, w * FACTOR))
+        return self._mean(passes, lst)[crop], passes.std(dim=0, correction=0)[crop]
+
     def predict_with_spread(
         self, lst_1km: np.ndarray, ndvi_250m: np.ndarray, *, tile_1km: int = 128
     ) -> tuple[np.ndarray, np.ndarray]:
         """The prediction and its spread (standard deviation over the passes), both K.
+
+        With an adaptation, the members first adapt to the whole scene (:meth:`adapted_to`).
 
         Returns
         -------
         (numpy.ndarray, numpy.ndarray)
             ``(4h, 4w)`` float32 mean and spread; NaN where the 1 km LST is NaN.
         """
+        if self.adaptation.enabled:
+            return self.adapted_to(lst_1km, ndvi_250m).predict_with_spread(
+                lst_1km, ndvi_250m, tile_1km=tile_1km)
 
         def both(lt: torch.Tensor, nt: torch.Tensor) -> list[torch.Tensor]:
-            h, w = lt.shape[-2:]
-            passes, lst = self._padded_passes(lt, nt)
-            crop = (..., slice(0, h * FACTOR), slice(0, w * FACTOR))
-            return [self._mean(passes, lst)[crop], passes.std(dim=0, correction=0)[crop]]
+            return list(self.predict_tensor_with_spread(lt, nt))
 
         mean, spread = predict_chunked(
             both, self.receptive_field_px, lst_1km, ndvi_250m, tile_1km=tile_1km, outputs=2
@@ -209,7 +256,14 @@ class EnsembleModel:
     def predict(
         self, lst_1km: np.ndarray, ndvi_250m: np.ndarray, *, tile_1km: int = 128
     ) -> np.ndarray:
-        """Super-resolve one scene: ``(h, w)`` K and ``(4h, 4w)`` NDVI -> ``(4h, 4w)`` K."""
+        """Super-resolve one scene: ``(h, w)`` K and ``(4h, 4w)`` NDVI -> ``(4h, 4w)`` K.
+
+        With an adaptation, the members first adapt to the whole scene (:meth:`adapted_to`),
+        then predict it window by window (so chunked output equals whole-scene output).
+        """
+        if self.adaptation.enabled:
+            return self.adapted_to(lst_1km, ndvi_250m).predict(lst_1km, ndvi_250m,
+                                                                tile_1km=tile_1km)
 
         def mean(lt: torch.Tensor, nt: torch.Tensor) -> list[torch.Tensor]:
             return [self.predict_tensor(lt, nt)]

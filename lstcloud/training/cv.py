@@ -64,13 +64,15 @@ class CVMethod:
 
     ``members`` empty: a method without training (``resolve_method(name)``); otherwise the
     training configs of its networks, averaged over the TTA transforms ``tta`` when there are
-    several members or a TTA mode other than ``none``.
+    several members or a TTA mode other than ``none``; ``adaptation`` is the ensemble card's
+    test-time adaptation (each held-out scene adapts the fold's members, MODIS only).
     """
 
     name: str
     members: tuple[TrainConfig, ...] = ()
     tta: str = "none"
     postprocess: dict[str, Any] | None = None
+    adaptation: dict[str, Any] | None = None
 
     @property
     def learned(self) -> bool:
@@ -99,7 +101,8 @@ def cv_method(name: str, *, model_path: str | Path | None = None) -> CVMethod:
             _config_from_card(m.card, f"{source} member {m.name}")
             for m in model.members  # type: ignore[attr-defined]
         )
-        return CVMethod(name, members, str(card.get("tta", "none")), card.get("postprocess"))
+        return CVMethod(name, members, str(card.get("tta", "none")), card.get("postprocess"),
+                        card.get("adaptation"))
     if int(card.get("parameters", 0)) == 0:
         return CVMethod(name)
     return CVMethod(name, (_config_from_card(card, source),))
@@ -171,9 +174,9 @@ def _fold_method(
     ]
     models = [load_model(f, device="cpu") for f in folders]
     model: Any = models[0]
-    if len(models) > 1 or method.tta != "none" or method.postprocess:
+    if len(models) > 1 or method.tta != "none" or method.postprocess or method.adaptation:
         model = EnsembleModel(models, tta=method.tta, name=method.name,
-                              postprocess=method.postprocess)
+                              postprocess=method.postprocess, adaptation=method.adaptation)
 
     def predict(lst: np.ndarray, ndvi: np.ndarray | None) -> np.ndarray:
         if isinstance(model, EnsembleModel) and model.passes > 1:

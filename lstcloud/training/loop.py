@@ -29,16 +29,15 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from lstcloud.errors import ConfigError
-from lstcloud.models.cnn import CNNModel, prepare_inputs, save_model
-from lstcloud.models.losses import PRESETS, LossConfig, SIFLoss
+from lstcloud.models.cnn import CNNModel, save_model
+from lstcloud.models.losses import PRESETS, LossConfig
 from lstcloud.models.network import SIFCNN, NetworkConfig, count_parameters
 from lstcloud.models.normalization import Normalization
-from lstcloud.ops import degrade
+from lstcloud.models.objective import TrainingObjective, prepare_batch, sc_inputs, valid_4km
 from lstcloud.training.config import TrainConfig
 from lstcloud.training.data import PatchDataset, open_training_data, split_ids
 from lstcloud.training.distributed import (
@@ -103,76 +102,12 @@ def _collate(items: list[dict[str, torch.Tensor]], device: torch.device) -> dict
     return {k: torch.stack([it[k] for it in items]).to(device) for k in items[0]}
 
 
-def _prepare(
-    batch: dict[str, torch.Tensor], norm: Normalization
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """z-scored LST 1 km (NaN -> 0, the mean), z-scored NDVI 250 m (NaN kept), valid 1 km mask."""
-    lst, ndvi = batch["lst_1km"], batch["ndvi_250m"]
-    mask = torch.isfinite(lst)
-    lst_z = torch.nan_to_num(norm.lst_to_z(lst), nan=0.0)
-    return lst_z, norm.ndvi_to_z(ndvi), mask
-
-
-def _sif_inputs(batch: dict[str, torch.Tensor], norm: Normalization) -> torch.Tensor:
-    """Network input for 1 km -> 250 m, built exactly as inference builds it."""
-    return prepare_inputs(batch["lst_1km"], batch["ndvi_250m"], norm)
-
-
-def _sc_inputs(batch: dict[str, torch.Tensor], norm: Normalization) -> torch.Tensor:
-    """Scale-consistency input at 1 km: LST 4 km (1 km block means, NaN where any pixel is NaN)
-    and NDVI 1 km (block means), through the same input pipeline as inference."""
-    lst_4km = degrade(batch["lst_1km"], method="mean", factor=4)
-    ndvi_1km = degrade(batch["ndvi_250m"], method="mean", factor=4)
-    return prepare_inputs(lst_4km, ndvi_1km, norm)
-
-
-def _valid_4km(mask: torch.Tensor) -> torch.Tensor:
-    """1 km pixels whose 4 km block is entirely valid."""
-    full = (F.avg_pool2d(mask.float(), 4) >= 1.0).float()
-    return F.interpolate(full, scale_factor=4).bool()
-
-
-class _Objective:
-    """The training loss of one method on a batch (LST in kelvin, NDVI)."""
-
-    def __init__(
-        self, method: str, loss_cfg: LossConfig, norm: Normalization, *, channels_last: bool = False
-    ) -> None:
-        self.method = method
-        self.norm = norm
-        self.layout = torch.channels_last if channels_last else torch.contiguous_format
-        self.loss = SIFLoss(loss_cfg, normalization=norm)
-        if method == "scale-consistency" and loss_cfg.degradation != "identity":
-            raise ConfigError(
-                "method scale-consistency compares the prediction with the 1 km LST on the same "
-                f"grid: use a loss with degradation 'identity' (e.g. sc-unet), not "
-                f"{loss_cfg.degradation!r}"
-            )
-        if method == "sif" and loss_cfg.degradation == "identity":
-            raise ConfigError("method sif needs a loss that degrades 250 m -> 1 km, not 'identity'")
-
-    def __call__(
-        self, net: nn.Module, batch: dict[str, torch.Tensor]
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        lst_z, ndvi_z, mask = _prepare(batch, self.norm)
-        if self.method == "sif":
-            pred = net(_sif_inputs(batch, self.norm).contiguous(memory_format=self.layout))
-            guide, valid = ndvi_z, mask
-        else:  # scale consistency: learn 4 km -> 1 km, the target is the 1 km LST itself
-            x = _sc_inputs(batch, self.norm)
-            pred = net(x.contiguous(memory_format=self.layout))
-            guide, valid = x[:, 1:2], mask & _valid_4km(mask)
-        # the loss (Sobel / Gaussian convolutions, squared errors) always in float32
-        with torch.autocast(pred.device.type, enabled=False):
-            return self.loss(pred.float(), lst_z, guide, mask_1km=valid)
-
-
 # ----------------------------------------------------------------------------- validation
 @torch.no_grad()
 def _validate(
     net: nn.Module,
     items: list[dict[str, torch.Tensor]],
-    objective: _Objective,
+    objective: TrainingObjective,
     norm: Normalization,
     ctx: DistContext,
 ) -> dict[str, float]:
@@ -187,9 +122,9 @@ def _validate(
         batch = _collate([item], ctx.device)
         loss, _ = objective(net, batch)
         # Wald: degrade the 1 km LST to 4 km, super-resolve with the 1 km NDVI, score at 1 km
-        lst_z, _, mask = _prepare(batch, norm)
-        x = _sc_inputs(batch, norm)
-        valid = mask & _valid_4km(mask)
+        lst_z, _, mask = prepare_batch(batch, norm)
+        x = sc_inputs(batch, norm)
+        valid = mask & valid_4km(mask)
         pred_k = net(x) * norm.lst_std
         bic_k = x[:, :1] * norm.lst_std
         true_k = lst_z * norm.lst_std
@@ -462,7 +397,7 @@ class _Run:
     val_items: list[dict[str, torch.Tensor]]
     norm: Normalization
     loss_cfg: LossConfig
-    objective: _Objective
+    objective: TrainingObjective
     net: SIFCNN
     model: nn.Module
     opt: torch.optim.Optimizer
@@ -512,7 +447,7 @@ def _setup(config: TrainConfig, data: str | PatchDataset | None, ctx: DistContex
     norm = Normalization.from_arrays(*train_ds.stats_arrays())
 
     loss_cfg = build_loss_config(config)
-    objective = _Objective(config.method, loss_cfg, norm, channels_last=config.channels_last)
+    objective = TrainingObjective(config.method, loss_cfg, norm, channels_last=config.channels_last)
     net = SIFCNN(NetworkConfig.from_dict(config.network)).to(ctx.device)
     if config.channels_last:
         net = net.to(memory_format=torch.channels_last)
