@@ -22,7 +22,7 @@ See :mod:`lstcloud.cube.schema` for the variables and their attributes.
 from __future__ import annotations
 
 from lstcloud.cube.errors import TransientCubeError
-from lstcloud.cube.product import LST_VAR, QUALITY_VAR, open_product
+from lstcloud.cube.product import LST_VAR, QUALITY_VAR, SPREAD_VAR, open_product
 from lstcloud.cube.schema import VARIABLES, CubeVariable, cube_variables
 from lstcloud.cube.status import (
     TileDayStatus,
@@ -46,6 +46,7 @@ from lstcloud.cube.store import (
 __all__ = [
     "LST_VAR",
     "QUALITY_VAR",
+    "SPREAD_VAR",
     "VARIABLES",
     "CubeLayout",
     "CubeVariable",

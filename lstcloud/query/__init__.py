@@ -13,6 +13,7 @@ from __future__ import annotations
 from lstcloud.query._dataset import (
     LST_VAR,
     QUALITY_VAR,
+    SPREAD_VAR,
     day_complete_flags,
     incomplete_days,
     load_product,
@@ -35,6 +36,7 @@ from lstcloud.query.rechunk import rechunk_for_timeseries
 __all__ = [
     "LST_VAR",
     "QUALITY_VAR",
+    "SPREAD_VAR",
     "ProductInfo",
     "bbox_statistics",
     "bbox_subset",

@@ -13,6 +13,7 @@ from lstcloud.core.errors import ConfigError, CubeError
 from lstcloud.query._dataset import (
     LST_VAR,
     QUALITY_VAR,
+    SPREAD_VAR,
     day_complete_flags,
     pixel_size,
     product_crs,
@@ -93,7 +94,7 @@ def point_series(
         ``product``.
     """
     row, col, _, _ = nearest_pixel(ds, lon=lon, lat=lat)
-    names = [name for name in (LST_VAR, QUALITY_VAR) if name in ds]
+    names = [name for name in (LST_VAR, QUALITY_VAR, SPREAD_VAR) if name in ds]
     pixel = time_slice(ds[names], start, end).isel(y=row, x=col)
     pixel = pixel.drop_vars([c for c in pixel.coords if c not in ("time", "x", "y")])
     out = pixel.load()

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
+from pyproj import CRS, Transformer
 
 import lstcloud
 from lstcloud.cube.product import LST_VAR, QUALITY_VAR, SPREAD_VAR, ProductCube, open_product
@@ -17,7 +19,8 @@ from lstcloud.inference.predict import predict_cube
 from lstcloud.inference.quality import QualityFlag
 from lstcloud.models.adaptation import Adaptation
 from lstcloud.models.ensemble import EnsembleModel
-from tests.inference.cubes import day_inputs, write_input_cube
+from lstcloud.query.point import point_series
+from tests.inference.cubes import WKT, day_inputs, write_input_cube
 
 DAY = dt.date(2021, 9, 1)
 
@@ -100,6 +103,11 @@ def test_an_ensemble_product_holds_the_spread_of_its_passes(tmp_path: Path,
     ok = ~edge & np.isfinite(spread)
     assert ok.sum() > 10_000
     np.testing.assert_allclose(spread[ok], whole[ok], atol=1e-4)
+    # scientists get it from the queries
+    to_lonlat = Transformer.from_crs(CRS.from_wkt(WKT), "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(float(product.x[200]), float(product.y[300]))
+    pixel = point_series(product, lon=lon, lat=lat)
+    assert float(pixel[SPREAD_VAR].values[0]) == pytest.approx(float(spread[300, 200]))
     single = str(tmp_path / "single.zarr")
     predict_cube(cube_url=cube, model=members[0], out_url=single, start=DAY, end=DAY,
                  client=cluster_client, device="cpu", tile_1km=16)
