@@ -164,50 +164,35 @@ def _write_template(
     group.attrs.update(_group_attrs(provenance))
     ny, nx = grid.y.size, grid.x.size
     cy, cx = grid.chunks
-    shape, chunks, dims = (days.size, ny, nx), (1, cy, cx), ["time", "y", "x"]
-    group.create_array(
-        LST_VAR,
-        shape=shape,
-        chunks=chunks,
-        dtype="float32",
-        fill_value=np.nan,
-        dimension_names=dims,
-        attributes={
+    layers: list[tuple[str, str, Any, dict[str, Any]]] = [
+        (LST_VAR, "float32", np.nan, {
             "standard_name": "surface_temperature",
             "long_name": "daytime land surface temperature at 250 m (super-resolved MODIS)",
             "units": "K",
-            "grid_mapping": "spatial_ref",
             "ancillary_variables": (f"{QUALITY_VAR} {SPREAD_VAR}" if provenance.has_spread
                                     else QUALITY_VAR),
             "valid_min": 150.0,
             "valid_max": 400.0,
-        },
-    )
-    group.create_array(
-        QUALITY_VAR,
-        shape=shape,
-        chunks=chunks,
-        dtype="uint8",
-        fill_value=NOT_COMPUTED,
-        dimension_names=dims,
-        attributes={**quality_attrs(), "grid_mapping": "spatial_ref"},
-    )
+        }),
+        (QUALITY_VAR, "uint8", NOT_COMPUTED, quality_attrs()),
+    ]
     if provenance.has_spread:
+        layers.append((SPREAD_VAR, "float32", np.nan, {
+            "long_name": "spread of the ensemble's passes (standard deviation over its members "
+                         "and test-time transforms): a relative uncertainty flag",
+            "units": "K",
+            "comment": "ranks the error against ASTER weakly (docs/evaluation.md); it is not "
+                       "a calibrated standard deviation of the error",
+        }))
+    for name, dtype, fill, attrs in layers:
         group.create_array(
-            SPREAD_VAR,
-            shape=shape,
-            chunks=chunks,
-            dtype="float32",
-            fill_value=np.nan,
-            dimension_names=dims,
-            attributes={
-                "long_name": "spread of the ensemble's passes (standard deviation over its "
-                             "members and test-time transforms): a relative uncertainty flag",
-                "units": "K",
-                "grid_mapping": "spatial_ref",
-                "comment": "ranks the error against ASTER weakly (docs/evaluation.md); it is "
-                           "not a calibrated standard deviation of the error",
-            },
+            name,
+            shape=(days.size, ny, nx),
+            chunks=(1, cy, cx),
+            dtype=dtype,
+            fill_value=fill,
+            dimension_names=["time", "y", "x"],
+            attributes={**attrs, "grid_mapping": "spatial_ref"},
         )
     time = group.create_array(
         "time",

@@ -392,33 +392,22 @@ def super_resolve(
         "chunks": ndvi_250m.chunks,
     }
     pin = dask.annotate(resources=dict(resources)) if resources else contextlib.nullcontext()
+    # with the spread, one model task gives both layers: a leading axis of 2, split below
+    layout: dict[str, Any] = (
+        {"new_axis": 0, "chunks": ((2,), *ndvi_250m.chunks), "spread": True} if spread else {}
+    )
     with pin:
-        if spread:
-            both = da.map_overlap(
-                _predict_block,
-                lst_1km,
-                ndvi_250m,
-                dtype=np.float32,
-                meta=np.empty((0, 0, 0), np.float32),
-                token="lstcloud-predict-spread",
-                model_key=model_key,
-                plan=plan,
-                spread=True,
-                new_axis=0,
-                **{**common, "chunks": ((2,), *ndvi_250m.chunks)},
-            )
-        else:
-            lst_250m = da.map_overlap(
-                _predict_block,
-                lst_1km,
-                ndvi_250m,
-                dtype=np.float32,
-                meta=np.empty((0, 0), np.float32),
-                token="lstcloud-predict",
-                model_key=model_key,
-                plan=plan,
-                **common,
-            )
+        predicted = da.map_overlap(
+            _predict_block,
+            lst_1km,
+            ndvi_250m,
+            dtype=np.float32,
+            meta=np.empty((0,) * (3 if spread else 2), np.float32),
+            token="lstcloud-predict-spread" if spread else "lstcloud-predict",
+            model_key=model_key,
+            plan=plan,
+            **{**common, **layout},
+        )
     quality = da.map_overlap(
         _quality_block,
         lst_1km,
@@ -430,8 +419,8 @@ def super_resolve(
         **common,
     )
     if spread:
-        return both[0], quality, both[1]
-    return lst_250m, quality
+        return predicted[0], quality, predicted[1]
+    return predicted, quality
 
 
 def halo_share(chunks_1km: tuple[tuple[int, ...], tuple[int, ...]], plan: HaloPlan) -> float:

@@ -17,14 +17,6 @@ from lstcloud.models.losses import LossConfig
 from lstcloud.models.objective import TrainingObjective
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def scene(aster_dev: Path) -> tuple[np.ndarray, np.ndarray]:
     """The MODIS inputs (LST 1 km, NDVI 250 m) of one real development triplet (a 32 km crop;
