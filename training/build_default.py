@@ -101,7 +101,7 @@ def main() -> None:
                          "mask eroded by 8 px), mean over scenes",
         },
         "cost": {"network_passes_per_prediction": None},
-        "adaptation": adaptation,
+        **({"adaptation": adaptation} if adaptation else {}),
         "notes": [
             f"chosen: {args.method}, out-of-fold RMSE {chosen['rmse_k']:.3f} K, SSIM "
             f"{chosen['ssim']:.3f}, wins vs bicubic {chosen['wins_vs_bicubic']}/"

@@ -140,11 +140,12 @@ class EnsembleModel:
             "tta": self.tta,
             "passes": self.passes,
             "postprocess": self.postprocess.to_dict() if self.postprocess.enabled else None,
-            "adaptation": self.adaptation.to_dict() if self.adaptation.enabled else None,
             "parameters": sum(int(m.get("parameters", 0)) for m in members),
             "receptive_field_px": self.receptive_field_px,
             "alignment_px": 8,
             "chunk_local": all(bool(m.get("chunk_local", True)) for m in members),
+            # only when on: an ensemble without adaptation keeps the identity it always had
+            **({"adaptation": self.adaptation.to_dict()} if self.adaptation.enabled else {}),
         }
 
     def to(self, device: str | torch.device) -> EnsembleModel:
@@ -171,7 +172,9 @@ class EnsembleModel:
             if self.adaptation.applies_to(m.name) else m
             for m in self.members
         ]
-        card = {**self._card, "adaptation": None}
+        card = {k: v for k, v in self._card.items() if k != "adaptation"}
+        # what the members adapted to: part of the adapted model's identity (a new model)
+        card["adapted"] = {m.name: m.card["adapted"] for m in members if "adapted" in m.card}
         return EnsembleModel(members, tta=self.tta, name=self.name, card=card,
                              postprocess=self.postprocess, adaptation=Adaptation())
 

@@ -11,6 +11,7 @@ import torch
 import lstcloud
 from lstcloud.errors import ConfigError
 from lstcloud.evaluate.datasets import fill_nearest, iter_dev_samples
+from lstcloud.inference.identity import model_identity
 from lstcloud.models.adaptation import Adaptation, adapt_cnn
 from lstcloud.models.ensemble import EnsembleModel
 from lstcloud.models.losses import LossConfig
@@ -86,5 +87,9 @@ def test_adaptive_ensemble_is_chunk_local_and_adapts_only_named_members(scene) -
     adapted = model.adapted_to(lst, ndvi)
     assert adapted.members[0] is members[0]  # sc-unet is not adapted
     assert "adapted" in adapted.members[1].card and not adapted.adaptation.enabled
+    # an adapted model is another model: its identity differs, scene by scene
+    other = model.adapted_to(lst[::-1].copy(), ndvi[::-1].copy())
+    identities = {model_identity(m.card) for m in (model, adapted, other)}
+    assert len(identities) == 3
     with pytest.raises(ConfigError, match="not members"):
         EnsembleModel(members, tta="none", adaptation=Adaptation(steps=1, members=("x",)))
