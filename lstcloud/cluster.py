@@ -300,8 +300,11 @@ def as_completed_with_workers(
         for future in done:
             pending.discard(future)
             yield future
+        if done and alone_since is not None:  # a worker came back and already finished work
+            log.warning("%d Dask worker(s) back at %s: %s resume", _n_workers(client), address,
+                        what)
+            alone_since = None
         if not pending or done:
-            alone_since = None if done else alone_since
             continue
         workers = _n_workers(client)
         now = time.monotonic()
