@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiles", default=None,
                         help="comma-separated subset of the europe tiles (default: all)")
-    parser.add_argument("--model", default="sif-cnn-sr1")
+    parser.add_argument("--model", default="default")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--workdir", default=None, help="keep the cube here (default: temp)")
     parser.add_argument("--cube", default=None, help="reuse an input cube built by this script")

@@ -101,7 +101,7 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, floa
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cube", default=None, help="the demo's input cube (built when absent)")
-    parser.add_argument("--model", default="sif-cnn-sr1")
+    parser.add_argument("--model", default="default")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--days", type=int, default=None, help="only the first N days")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the bare side")

@@ -12,14 +12,14 @@ a fifth of the faults, a fifth of the kernel time, and 3x the throughput.
 :data:`WORKER_MALLOC_ENV` (one arena, no mmap for large blocks, no trimming) must be in a
 process's environment when it starts: glibc reads it once. :func:`worker_environ` gives the
 ``distributed.nanny.pre-spawn-environ`` mapping the local cluster of :mod:`lstcloud.cluster`
-starts its workers with, when ``LSTCLOUD_MALLOC_TUNING=1`` is set (:data:`TUNING_ENV`). A
-variable already set in the environment wins (Dask's rule for these settings). The resident
-memory of a worker then stays at the peak of one task: flat in the area predicted.
+starts its workers with. It is ON by default; ``LSTCLOUD_MALLOC_TUNING=0``
+(:data:`TUNING_ENV`) turns it off. A variable already set in the environment wins (Dask's rule
+for these settings). The resident memory of a worker then stays at the peak of one task: flat in
+the area predicted. Kubernetes worker pods set the same variables in their manifests.
 
-It is OFF by default: with any of these settings a worker holding ~1.5 GB of heap does not exit
-within the nanny's 4 s at cluster close, and the local cluster's close then raises TimeoutError
-(seen on the loaded development machine, 2026-12-02). Until that is understood and fixed, it is
-an opt-in for long-lived clusters.
+A worker holding its peak heap exits more slowly than Dask's nanny allows at close on a loaded
+machine (4 s); :func:`lstcloud.cluster.close_client` gives each worker longer, so a finished run
+is not turned into a failure at shutdown.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ WORKER_MALLOC_ENV: dict[str, str] = {
 }
 
 
-#: Opt-in switch: ``1`` in the environment of the process starting a local cluster.
+#: Switch, in the environment of the process starting a local cluster: ``0`` turns it off.
 TUNING_ENV = "LSTCLOUD_MALLOC_TUNING"
 
 
@@ -45,14 +45,13 @@ def worker_environ(
     base: Mapping[str, object] | None = None, *, environ: Mapping[str, str] | None = None
 ) -> dict[str, object]:
     """``base`` (Dask's ``distributed.nanny.pre-spawn-environ``), with :data:`WORKER_MALLOC_ENV`
-    on top when :data:`TUNING_ENV` is ``1`` (off by default: see the module's note on worker
-    shutdown)."""
+    on top unless :data:`TUNING_ENV` says ``0`` / ``off`` / ``false`` / ``no``."""
     if base is None:
         import dask
 
         base = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
     env = os.environ if environ is None else environ
-    if env.get(TUNING_ENV, "").strip().lower() not in ("1", "on", "true", "yes"):
+    if env.get(TUNING_ENV, "").strip().lower() in ("0", "off", "false", "no"):
         return dict(base)
     return {**dict(base), **WORKER_MALLOC_ENV}
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_WORKER_TIMEOUT",
+    "WORKER_CLOSE_TIMEOUT",
     "NoWorkersError",
     "as_completed_with_workers",
     "client_context",
@@ -45,6 +46,12 @@ log = logging.getLogger(__name__)
 #: Seconds a run waits with no Dask worker connected before giving up (see
 #: :func:`as_completed_with_workers`); ``LSTCLOUD_WORKER_TIMEOUT`` overrides it.
 DEFAULT_WORKER_TIMEOUT = 120.0
+
+#: Seconds each worker process of a local cluster gets to exit at close. Dask's nanny gives 4 s
+#: and raises ``TimeoutError`` from the cluster's close when a worker holding a large heap
+#: (a model's working set, kept by :mod:`lstcloud.allocator`) exits more slowly on a loaded
+#: machine, after the work and its records are already written.
+WORKER_CLOSE_TIMEOUT = 60.0
 
 
 class NoWorkersError(LstcloudError):
@@ -83,7 +90,7 @@ def _local_client(
 
     from lstcloud.allocator import worker_environ
 
-    # opt-in (LSTCLOUD_MALLOC_TUNING=1): glibc reads its malloc settings at process start
+    # glibc reads its malloc settings at process start (LSTCLOUD_MALLOC_TUNING=0 turns it off)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
         cluster = LocalCluster(**kwargs)
     try:
@@ -198,14 +205,49 @@ def get_client(
         ) from exc
 
 
-def close_client(client: distributed.Client) -> None:
-    """Close ``client`` and the cluster :func:`get_client` started for it, if any."""
+def _close_local_workers(cluster: Any, timeout: float) -> None:
+    """Close the worker processes of a local cluster, each with ``timeout`` seconds to exit.
+
+    Nanny-managed workers only (``processes=True``); the cluster's own close then finds them
+    closed. A worker still alive after 80 % of ``timeout`` is killed by its nanny.
+    """
+    import asyncio
+
+    from distributed import Nanny
+
+    nannies = [w for w in getattr(cluster, "workers", {}).values() if isinstance(w, Nanny)]
+    if not nannies:
+        return
+
+    async def close_all() -> None:
+        results = await asyncio.gather(
+            *(n.close(timeout=timeout, reason="lstcloud-close") for n in nannies),
+            return_exceptions=True,
+        )
+        for nanny, result in zip(nannies, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("worker of %s did not close cleanly: %r", nanny.address_safe, result)
+
+    cluster.sync(close_all)
+
+
+def close_client(client: distributed.Client, *, worker_timeout: float | None = None) -> None:
+    """Close ``client`` and the cluster :func:`get_client` started for it, if any.
+
+    The workers of a local cluster get ``worker_timeout`` seconds each to exit (default
+    :data:`WORKER_CLOSE_TIMEOUT`) before their nanny kills them.
+    """
     cluster = _OWNED.pop(client, None)
     try:
         client.close()
     finally:
         if cluster is not None:
-            cluster.close()
+            try:
+                _close_local_workers(
+                    cluster, WORKER_CLOSE_TIMEOUT if worker_timeout is None else worker_timeout
+                )
+            finally:
+                cluster.close()
 
 
 @contextlib.contextmanager

@@ -31,27 +31,64 @@ def _worker_heap_reuse() -> tuple[bool, int, float]:
     return malloc_tuned(), after.ru_minflt - before.ru_minflt, after.ru_stime - before.ru_stime
 
 
-def test_local_workers_reuse_freed_memory_instead_of_faulting_it_in_again():
-    """With LSTCLOUD_MALLOC_TUNING=1 the workers start with WORKER_MALLOC_ENV: a large array
-    freed and allocated again costs
-    no page faults (with Dask's defaults each 200 MB array is mapped and faulted in again:
-    ~3,000 faults with transparent huge pages, ~49,000 without)."""
+def _heap_reuse_with(tuning: str | None) -> tuple[bool, int, float]:
     from lstcloud.allocator import TUNING_ENV, WORKER_MALLOC_ENV
 
     env = {k: os.environ.pop(k) for k in WORKER_MALLOC_ENV if k in os.environ}
-    old = os.environ.get(TUNING_ENV)
-    os.environ[TUNING_ENV] = "1"
+    old = os.environ.pop(TUNING_ENV, None)
+    if tuning is not None:
+        os.environ[TUNING_ENV] = tuning
     try:
         with client_context(None, n_workers=1) as client:
-            tuned, faults, _kernel = client.submit(_worker_heap_reuse, pure=False).result()
+            return client.submit(_worker_heap_reuse, pure=False).result()
     finally:
         os.environ.update(env)
-        if old is None:
-            os.environ.pop(TUNING_ENV, None)
-        else:
+        os.environ.pop(TUNING_ENV, None)
+        if old is not None:
             os.environ[TUNING_ENV] = old
+
+
+def test_local_workers_reuse_freed_memory_instead_of_faulting_it_in_again():
+    """By default the workers start with WORKER_MALLOC_ENV: a large array freed and allocated
+    again costs no page faults (with Dask's defaults each 200 MB array is mapped and faulted in
+    again: ~3,000 faults with transparent huge pages, ~49,000 without)."""
+    tuned, faults, _kernel = _heap_reuse_with(None)
     assert tuned
     assert faults < 1_000, faults
+
+
+def test_malloc_tuning_off_gives_dasks_defaults():
+    tuned, faults, _kernel = _heap_reuse_with("0")
+    assert not tuned
+    assert faults > 2_000, faults
+
+
+def _exit_slowly(marker: str) -> int:
+    """In a worker: make the process's exit take 6 s (longer than the 4 s Dask's nanny allows
+    at close, as a worker holding a large heap does on a loaded machine), then leave a file."""
+    import atexit
+    import pathlib
+    import time
+
+    def slow_exit() -> None:
+        time.sleep(6.0)
+        pathlib.Path(marker).write_text("exited")
+
+    atexit.register(slow_exit)
+    return os.getpid()
+
+
+def test_a_worker_slow_to_exit_is_waited_for_at_close(tmp_path):
+    """close_client gives each worker of a local cluster more than the nanny's default 4 s:
+    the slow exit completes (it is not killed half-way) and the close raises nothing."""
+    import psutil
+
+    marker = tmp_path / "exited"
+    client = get_client(n_workers=1, threads_per_worker=1)
+    worker_pid = client.submit(_exit_slowly, str(marker), pure=False).result()
+    close_client(client)
+    assert marker.read_text() == "exited"
+    assert not psutil.pid_exists(worker_pid) or psutil.Process(worker_pid).status() == "zombie"
 
 
 def test_local_cluster_with_worker_processes_is_closed_with_its_client():

@@ -157,6 +157,19 @@ def test_gpu_workers_and_training_request_gpus_on_gpu_nodes(rendered):
     assert group["spec"]["worker"]["replicas"] == (0 if env == "dev" else 2)
 
 
+def test_every_dask_worker_starts_with_the_tuned_allocator(rendered):
+    """The worker pods set lstcloud.allocator.WORKER_MALLOC_ENV, as the local cluster does."""
+    from lstcloud.allocator import WORKER_MALLOC_ENV
+
+    _, docs = rendered
+    (group,) = _by_kind(docs, "DaskWorkerGroup")
+    (cluster,) = _by_kind(docs, "DaskCluster")
+    for pod in (group["spec"]["worker"]["spec"], cluster["spec"]["worker"]["spec"]):
+        (container,) = pod["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert {k: env.get(k) for k in WORKER_MALLOC_ENV} == WORKER_MALLOC_ENV
+
+
 def test_service_account_uses_workload_identity(rendered):
     env, docs = rendered
     (sa,) = _by_kind(docs, "ServiceAccount")
