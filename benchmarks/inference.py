@@ -5,7 +5,8 @@ Measured in one run, on this machine:
 - bare model throughput: ``model.predict`` on in-memory numpy arrays (250 m Mpx/s, torch using
   every core of the process);
 - full pipeline throughput on the same pixels: Zarr read -> ``map_overlap`` with halo -> model
-  (WorkerPlugin) -> Zarr region writes, on a LocalCluster of worker processes; the ratio;
+  (WorkerPlugin) -> Zarr region writes, on the production local cluster (worker processes,
+  tuned allocator: `lstcloud.cluster`); the ratio;
 - the halo's share of the pixels run through the model;
 - the peak resident memory per worker for regions of 1x, 4x and 16x the area (fresh cluster each,
   fixed chunking), absolute and above the worker's baseline (its RSS once the model is loaded,
@@ -14,7 +15,7 @@ Measured in one run, on this machine:
   is on paper: FLOPs per pixel counted by torch, an assumed sustained GPU rate, the measured
   pipeline efficiency).
 
-Run: ``.venv/bin/python benchmarks/inference.py [--model sif-cnn-sr1] [--base 300] [--chunk 300]``
+Run: ``.venv/bin/python benchmarks/inference.py [--model default] [--base 300] [--chunk 300]``
 """
 
 from __future__ import annotations
@@ -125,15 +126,12 @@ def _stop_rss_sampler(dask_worker: Any) -> tuple[float, float]:
 
 def _pipeline(model: Any, cube: str, out: str, *, workers: int, tile: int) -> tuple[Any, float,
                                                                                     list[float]]:
-    from distributed import Client, LocalCluster
-
+    from lstcloud.cluster import client_context
     from lstcloud.inference import predict_cube
 
-    with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                     dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
+    # the production local cluster (worker processes started with the tuned allocator, one
+    # thread each), as `lstcloud predict` starts it
+    with client_context(None, n_workers=workers) as client:
         # warm-up: load the model in every worker before timing, through the same registration
         # (same key) predict_cube uses, so the timed run finds it loaded
         from lstcloud.inference.plugin import model_status
@@ -165,7 +163,7 @@ def _flops_per_px(model: Any) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="sif-cnn-sr1")
+    parser.add_argument("--model", default="default")
     parser.add_argument("--base", type=int, default=300, help="1x area side in 1 km pixels")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=300,

@@ -1,6 +1,7 @@
 """The outside check of the inference pipeline: ``lstcloud predict`` against the bare model.
 
     .venv/bin/python benchmarks/outside.py [--cube DEMO/input.zarr] [--repeat 2] [--model M]
+        [--bare-malloc glibc|tuned]
 
 On the demo's input cube (2 tiles x 2 days, built here as ``lstcloud demo`` builds it when
 ``--cube`` is not given), measured side by side, alternating, ``--repeat`` times:
@@ -9,7 +10,9 @@ On the demo's input cube (2 tiles x 2 days, built here as ``lstcloud demo`` buil
   loading, Zarr reads, halo, quality layer, Zarr writes, markers), wall time end to end;
 - **bare**: in a fresh process with 2 torch threads, the same model's ``.predict`` on every
   300 x 300 (1 km) block of the same days, in memory, no halo; only the ``.predict`` calls are
-  timed (reading the cube and loading the model are not).
+  timed (reading the cube and loading the model are not). Its allocator is glibc's defaults, as
+  in any plain process, unless ``--bare-malloc tuned`` starts it with the settings lstcloud's
+  workers run with (:data:`lstcloud.allocator.WORKER_MALLOC_ENV`): a stricter reference.
 
 Prints the 250 m Mpx/s of each, the ratio pipeline / bare, the user and system CPU time of each
 side (the processes and everything they started) and the load average when measured.
@@ -105,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--days", type=int, default=None, help="only the first N days")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the bare side")
+    parser.add_argument("--bare-malloc", choices=["glibc", "tuned"], default="glibc",
+                        help="the bare process's allocator: glibc's defaults (a plain process, "
+                             "the reference) or lstcloud's worker settings (WORKER_MALLOC_ENV)")
     parser.add_argument("--bare-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_only:
@@ -121,12 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cube {cube}: {ds.sizes['y_1km']} x {ds.sizes['x_1km']} px at 1 km, "
               f"days {days[0]}..{days[-1]}; model {args.model}; {os.cpu_count()} cores")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+        bare_env = dict(env)
+        if args.bare_malloc == "tuned":
+            from lstcloud.allocator import WORKER_MALLOC_ENV
+
+            bare_env.update(WORKER_MALLOC_ENV)
+        print(f"bare side: {args.threads} torch threads, {args.bare_malloc} malloc")
         rows = []
         for rep in range(args.repeat):
             load0 = _load()
             _, user_b, sys_b, out = _run(
                 [sys.executable, __file__, "--bare-only", "--cube", str(cube), "--model",
-                 args.model, "--threads", str(args.threads), "--days", str(len(days))], env=env)
+                 args.model, "--threads", str(args.threads), "--days", str(len(days))],
+                env=bare_env)
             result = json.loads(out.strip().splitlines()[-1])
             mpx = result["pixels"] / 1e6
             product = work / f"product-{rep}.zarr"

@@ -8,15 +8,20 @@ Prints, measured in one run:
   ``CNNModel.predict_tensor`` (bicubic + normalisation + network + NaN mask);
 - training throughput (samples/s and 250 m megapixels/s) of the real training step (SIF loss,
   AdamW, the loop's input pipeline) on the development pairs when present, else random data;
+- the FLOPs per 250 m pixel and the rate of a shipped model's whole ``predict_tensor`` (every
+  ensemble pass) on one production window (``--model``, default ``default``), and the compute
+  time of a day of Europe at that rate (the model alone, halo included);
 - a paper estimate for one GPU node (assumptions printed).
 
-Usage: ``python benchmarks/train.py [--threads N] [--seconds S] [--batch B] [--patch P]``
+Usage: ``python benchmarks/train.py [--threads N] [--seconds S] [--batch B] [--patch P]
+[--model M] [--window W] [--tuned-malloc]``
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +34,7 @@ from lstcloud.models.fastnet import InferenceNetwork
 from lstcloud.models.losses import PRESETS
 from lstcloud.models.network import SIFCNN, NetworkConfig
 from lstcloud.models.normalization import Normalization
-from lstcloud.training.loop import _Objective
+from lstcloud.models.objective import TrainingObjective
 
 
 def _timeit(fn: Callable[[], object], *, seconds: float, warmup: int = 2) -> tuple[float, int]:
@@ -73,6 +78,36 @@ def _batch(batch: int, patch: int) -> dict[str, torch.Tensor]:
     }
 
 
+def production_model(name: str, *, window: int, seconds: float, matmul: float) -> None:
+    """FLOPs and rate of a shipped model's whole ``predict_tensor`` on one production window.
+
+    ``window`` is in 250 m px (1408 = a 300 px chunk at 1 km plus its halo, what every
+    ``lstcloud predict`` task runs); for an ensemble every pass (members x flips) is counted.
+    """
+    from lstcloud.grid import resolve_region
+    from lstcloud.models import load_model
+
+    model = load_model(name, device="cpu")
+    side = window // 4
+    gen = torch.Generator().manual_seed(0)
+    lst = 300 + 5 * torch.randn(1, 1, side, side, generator=gen)
+    ndvi = torch.rand(1, 1, 4 * side, 4 * side, generator=gen)
+    with torch.inference_mode():
+        flops = _count_flops(lambda: model.predict_tensor(lst, ndvi))
+        per, n = _timeit(lambda: model.predict_tensor(lst, ndvi), seconds=seconds, warmup=1)
+    px = (4 * side) ** 2
+    rate = flops / per / 1e9
+    print(f"model {name!r}, predict_tensor on a {4 * side} px window (every pass): "
+          f"{flops / px:,.0f} FLOP per 250 m px, {px / per / 1e6:6.3f} Mpx/s -> "
+          f"{rate:6.1f} GFLOP/s ({rate / matmul:.0%} of matmul), {per:.2f} s per window "
+          f"over {n}")
+    europe = len(resolve_region("europe")) * 4800 * 4800
+    halo = 1 / (1 - 0.257)  # the measured halo share of 300 px chunks (docs/benchmarks.md)
+    floor = europe * halo / (px / per)
+    print(f"  one day of Europe with {name!r} at this rate (the model alone, halo included, "
+          f"no I/O): {floor / 60:.1f} min of compute")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -80,8 +115,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="training batch")
     parser.add_argument("--patch", type=int, default=32, help="training patch, 1 km px")
     parser.add_argument("--tile", type=int, default=512, help="forward tile, 250 m px")
+    parser.add_argument("--model", default="default", help="shipped model timed on a window")
+    parser.add_argument("--window", type=int, default=1408,
+                        help="its window, 250 m px (a 300 px chunk + halo)")
+    parser.add_argument("--tuned-malloc", action="store_true",
+                        help="run with lstcloud's worker allocator settings (WORKER_MALLOC_ENV), "
+                             "as inference workers do (re-executes this script)")
     args = parser.parse_args()
+    from lstcloud.allocator import WORKER_MALLOC_ENV, malloc_tuned
+
+    if args.tuned_malloc and not malloc_tuned():
+        # glibc reads these once, at process start
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **WORKER_MALLOC_ENV})
     torch.set_num_threads(args.threads)
+    print(f"malloc: {'lstcloud worker settings' if malloc_tuned() else 'glibc defaults'}")
     print(f"torch {torch.__version__}, {args.threads} thread(s), os.cpu_count()={os.cpu_count()}")
 
     mm = matmul_gflops(seconds=args.seconds)
@@ -118,10 +165,12 @@ def main() -> None:
     print(f"forward, CNNModel.predict_tensor (contiguous, with bicubic + NaN handling): "
           f"{mpx_m:6.3f} Mpx/s")
 
+    production_model(args.model, window=args.window, seconds=args.seconds, matmul=mm)
+
     # the real training step of the loop
     batch = _batch(args.batch, args.patch)
     tnet = SIFCNN(NetworkConfig(residual=True)).train().to(memory_format=torch.channels_last)
-    objective = _Objective("sif", PRESETS["sif-cnn-sr1"], norm, channels_last=True)
+    objective = TrainingObjective("sif", PRESETS["sif-cnn-sr1"], norm, channels_last=True)
     opt = torch.optim.AdamW(tnet.parameters(), lr=1e-3)
 
     def step() -> None:

@@ -31,6 +31,22 @@ _QUIET = (
 )
 
 
+def _ignore_our_records() -> None:
+    """Silence zarr's "not recognized" warnings about lstcloud's own record folders, process-wide.
+
+    ``_lstcloud/`` (day markers, tile status, the writer's record) holds JSON objects, not Zarr
+    nodes, and zarr-python warns about them whenever it lists a cube's members: not only in
+    :func:`consolidate` and :func:`open_consolidated` (which :func:`_quiet` covers) but in every
+    ``Dataset.to_zarr`` onto a cube, since xarray lists the members first (an ingest appending a
+    day printed it). These filters name only our folders.
+    """
+    for message in _QUIET[1:]:
+        warnings.filterwarnings("ignore", message=f"{message}.*")
+
+
+_ignore_our_records()
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     with warnings.catch_warnings():

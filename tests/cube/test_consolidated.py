@@ -120,3 +120,30 @@ def test_the_time_series_copy_opens_plainly_without_warning(tmp_path: Path) -> N
     rechunk_for_timeseries(src, dst, time_chunk=2, space_chunk=48)
     ds, seen = _plain_open(dst)
     assert seen == [] and ds.sizes["time"] == 4
+
+
+def test_zarrs_warning_about_our_record_folders_is_silenced_for_the_whole_process() -> None:
+    """``Dataset.to_zarr`` onto a cube lists its members and warned about ``_lstcloud`` outside
+    any quieting context, so the filter holds for the whole process: a fresh process with
+    warnings as errors imports the package and raises zarr's warning about our folders without
+    failing, while a stranger's object still warns."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, lstcloud.cube\n"
+        "from zarr.errors import ZarrUserWarning\n"
+        "for name in ('_lstcloud', 'writer'):\n"
+        "    warnings.warn(f'Object at {name} is not recognized as a component of a Zarr "
+        "hierarchy.', ZarrUserWarning)\n"
+        "try:\n"
+        "    warnings.warn('Object at stranger is not recognized as a component of a Zarr "
+        "hierarchy.', ZarrUserWarning)\n"
+        "except ZarrUserWarning:\n"
+        "    print('stranger warned')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "stranger warned"
