@@ -14,7 +14,7 @@ Prints, measured in one run:
 - a paper estimate for one GPU node (assumptions printed).
 
 Usage: ``python benchmarks/train.py [--threads N] [--seconds S] [--batch B] [--patch P]
-[--model M] [--window W] [--tuned-malloc]``
+[--model M] [--window W] [--tuned-malloc] [--compile]``
 """
 
 from __future__ import annotations
@@ -78,6 +78,26 @@ def _batch(batch: int, patch: int) -> dict[str, torch.Tensor]:
     }
 
 
+def compiled_forward(net: torch.nn.Module, x: torch.Tensor, *, seconds: float, flops: int,
+                     matmul: float, eager_seconds: float) -> None:
+    """``torch.compile`` (inductor) of the inference copy, against eager on the same input:
+    its warm-up (compilation, paid once per worker process and window shape) and steady rate."""
+    compiled = torch.compile(net, dynamic=False)
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        compiled(x)
+        warm = time.perf_counter() - t0
+        per, _ = _timeit(lambda: compiled(x), seconds=seconds)
+        err = float((compiled(x) - net(x)).abs().max())
+    gain = eager_seconds / per
+    verdict = (f"break-even after {warm / (eager_seconds - per):.0f} calls" if gain > 1
+               else "no gain")
+    print(f"forward, inference copy compiled (torch.compile, inductor): warm-up {warm:.1f} s, "
+          f"{x.shape[-1] * x.shape[-2] / per / 1e6:6.3f} Mpx/s -> {flops / per / 1e9:6.1f} "
+          f"GFLOP/s ({flops / per / 1e9 / matmul:.0%} of matmul); eager / compiled {gain:.2f}, "
+          f"{verdict}; max |compiled - eager| {err:.1e} (z units)")
+
+
 def production_model(name: str, *, window: int, seconds: float, matmul: float) -> None:
     """FLOPs and rate of a shipped model's whole ``predict_tensor`` on one production window.
 
@@ -118,6 +138,8 @@ def main() -> None:
     parser.add_argument("--model", default="default", help="shipped model timed on a window")
     parser.add_argument("--window", type=int, default=1408,
                         help="its window, 250 m px (a 300 px chunk + halo)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time torch.compile of the inference copy (warm-up included)")
     parser.add_argument("--tuned-malloc", action="store_true",
                         help="run with lstcloud's worker allocator settings (WORKER_MALLOC_ENV), "
                              "as inference workers do (re-executes this script)")
@@ -155,6 +177,9 @@ def main() -> None:
     print(f"forward, inference copy (BatchNorm folded, channels_last): "
           f"{tile**2 / per_f / 1e6:6.3f} Mpx/s -> {fwd_flops / per_f / 1e9:6.1f} GFLOP/s "
           f"({fwd_flops / per_f / 1e9 / mm:.0%} of matmul)")
+    if args.compile:
+        compiled_forward(fast, xf, seconds=args.seconds, flops=fwd_flops, matmul=mm,
+                         eager_seconds=per_f)
 
     model = CNNModel(SIFCNN(NetworkConfig(residual=True)), norm, name="bench",
                      receptive_field_px=88, device="cpu")

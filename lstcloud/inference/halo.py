@@ -247,8 +247,10 @@ def _run_model(
                          for a, b in pairs])
     import torch
 
+    from lstcloud.inference.precision import autocast
+
     device = getattr(model, "device", None) or "cpu"
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device):
         lt = torch.from_numpy(np.ascontiguousarray(lst_b, dtype=np.float32))[:, None].to(device)
         nt = torch.from_numpy(np.ascontiguousarray(ndvi_b, dtype=np.float32))[:, None].to(device)
         if spread:

@@ -327,6 +327,11 @@ class ModelPlugin(WorkerPlugin):
         )
         if threads is not None:
             torch.set_num_threads(threads)
+        precision = "float32"
+        if device == "cuda":
+            from lstcloud.inference.precision import configure_cuda, worker_precision
+
+            precision = configure_cuda(worker_precision())
         loaded = load_model_for(self.model, device)
         with _LOCK:
             _MODELS[self.key] = loaded
@@ -337,13 +342,15 @@ class ModelPlugin(WorkerPlugin):
                 "threads": torch.get_num_threads(),
                 "nthreads": nthreads,
                 "malloc_tuned": malloc_tuned(),
+                "precision": precision,
             }
         log.info(
-            "%s loaded model %s on %s (%d torch threads)",
+            "%s loaded model %s on %s (%d torch threads, %s)",
             where,
             self.key,
             device,
             torch.get_num_threads(),
+            precision,
         )
 
     def teardown(self, worker: Worker) -> None:
