@@ -98,17 +98,21 @@ def compiled_forward(net: torch.nn.Module, x: torch.Tensor, *, seconds: float, f
           f"{verdict}; max |compiled - eager| {err:.1e} (z units)")
 
 
-def production_model(name: str, *, window: int, seconds: float, matmul: float) -> None:
+def production_model(name: str, *, window: int | None, seconds: float, matmul: float) -> None:
     """FLOPs and rate of a shipped model's whole ``predict_tensor`` on one production window.
 
-    ``window`` is in 250 m px (1408 = a 300 px chunk at 1 km plus its halo, what every
-    ``lstcloud predict`` task runs); for an ensemble every pass (members x flips) is counted.
+    ``window`` (250 m px) defaults to what every ``lstcloud predict`` task runs: a 300 px chunk
+    at 1 km plus the model's context on both sides (:func:`lstcloud.inference.halo.plan_halo`);
+    for an ensemble every pass (members x flips) is counted.
     """
     from lstcloud.grid import resolve_region
+    from lstcloud.inference.halo import halo_share, plan_halo
     from lstcloud.models import load_model
 
     model = load_model(name, device="cpu")
-    side = window // 4
+    plan = plan_halo(int(model.receptive_field_px))
+    chunk = 300  # the input cube's production chunking, 1 km px
+    side = chunk + 2 * plan.context_1km if window is None else window // 4
     gen = torch.Generator().manual_seed(0)
     lst = 300 + 5 * torch.randn(1, 1, side, side, generator=gen)
     ndvi = torch.rand(1, 1, 4 * side, 4 * side, generator=gen)
@@ -122,10 +126,10 @@ def production_model(name: str, *, window: int, seconds: float, matmul: float) -
           f"{rate:6.1f} GFLOP/s ({rate / matmul:.0%} of matmul), {per:.2f} s per window "
           f"over {n}")
     europe = len(resolve_region("europe")) * 4800 * 4800
-    halo = 1 / (1 - 0.257)  # the measured halo share of 300 px chunks (docs/benchmarks.md)
-    floor = europe * halo / (px / per)
-    print(f"  one day of Europe with {name!r} at this rate (the model alone, halo included, "
-          f"no I/O): {floor / 60:.1f} min of compute")
+    share = halo_share(((chunk,) * 4, (chunk,) * 4), plan)
+    print(f"  one day of Europe with {name!r} at this rate (the model alone, halo share "
+          f"{share:.1%} included, no I/O): {europe / (1 - share) / (px / per) / 60:.1f} min "
+          f"of compute")
 
 
 def main() -> None:
@@ -136,8 +140,8 @@ def main() -> None:
     parser.add_argument("--patch", type=int, default=32, help="training patch, 1 km px")
     parser.add_argument("--tile", type=int, default=512, help="forward tile, 250 m px")
     parser.add_argument("--model", default="default", help="shipped model timed on a window")
-    parser.add_argument("--window", type=int, default=1408,
-                        help="its window, 250 m px (a 300 px chunk + halo)")
+    parser.add_argument("--window", type=int, default=None,
+                        help="its window, 250 m px (default: a 300 px chunk + the model's halo)")
     parser.add_argument("--compile", action="store_true",
                         help="also time torch.compile of the inference copy (warm-up included)")
     parser.add_argument("--tuned-malloc", action="store_true",
