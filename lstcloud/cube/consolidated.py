@@ -23,12 +23,13 @@ if TYPE_CHECKING:
 
 __all__ = ["consolidate", "open_consolidated"]
 
-_QUIET = (
-    "Consolidated metadata is currently not part",
+# zarr's warnings about lstcloud's own record folders, silenced process-wide (below)
+_OUR_RECORDS = (
     "Object at _lstcloud is not recognized",
     # the cube creator's record, _lstcloud/writer/creator.json (lstcloud.cube.writer)
     "Object at writer is not recognized",
 )
+_QUIET = ("Consolidated metadata is currently not part", *_OUR_RECORDS)
 
 
 def _ignore_our_records() -> None:
@@ -40,7 +41,7 @@ def _ignore_our_records() -> None:
     ``Dataset.to_zarr`` onto a cube, since xarray lists the members first (an ingest appending a
     day printed it). These filters name only our folders.
     """
-    for message in _QUIET[1:]:
+    for message in _OUR_RECORDS:
         warnings.filterwarnings("ignore", message=f"{message}.*")
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from lstcloud.errors import CubeError
 from lstcloud.inference.plugin import get_model
+from lstcloud.inference.precision import autocast
 from lstcloud.inference.quality import NEAR_PX, QualityFlag, quality_flags, region_edge_mask
 
 __all__ = [
@@ -246,8 +247,6 @@ def _run_model(
         return np.stack([np.asarray(model.predict(a, b), dtype=np.float32)[None]
                          for a, b in pairs])
     import torch
-
-    from lstcloud.inference.precision import autocast
 
     device = getattr(model, "device", None) or "cpu"
     with torch.inference_mode(), autocast(device):
