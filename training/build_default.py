@@ -13,6 +13,11 @@ usage (from the project root):
     python training/build_default.py --cv-report out/cv --method sr2p+sc-d4 \\
         --members sif-cnn-sr2-published sc-unet --tta d4
 
+With ``--postprocess JSON`` the ensemble's mean is post-processed as the card says (for example
+the low-pass residual correction, ``{"consistency_correction": "lowpass-residual", "iterations":
+1, "sigma_km": 2}``: :mod:`lstcloud.models.postprocess`); the CV candidate of the same name must
+carry the same post-processing.
+
 With ``--adaptation REPORT.json`` (written by ``training/select_adaptation.py``) the recipe the
 nested cross-validation chose is written into the card (``adaptation``): the members then adapt
 to each scene's own MODIS inputs before they predict it (:mod:`lstcloud.models.adaptation`).
@@ -28,6 +33,7 @@ from pathlib import Path
 from lstcloud.models.adaptation import Adaptation
 from lstcloud.models.card import read_card, write_card
 from lstcloud.models.ensemble import save_ensemble
+from lstcloud.models.postprocess import Postprocess
 from lstcloud.models.registry import shipped_models_dir
 from lstcloud.training.shipped import validate_as_shipped
 
@@ -44,9 +50,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cv-report", type=Path, required=True, help="folder holding cv.json")
     parser.add_argument("--method", required=True, help="the chosen row of cv.json")
-    parser.add_argument("--members", nargs="+", required=True, help="shipped model names")
+    parser.add_argument("--members", nargs="+", required=True,
+                        help="shipped model names or model folders")
     parser.add_argument("--tta", default="d4", choices=("none", "flips", "d4"))
     parser.add_argument("--out", type=Path, default=shipped_models_dir() / "default")
+    parser.add_argument("--postprocess", type=json.loads, default=None,
+                        help="the ensemble's post-processing, a JSON object (card form)")
     parser.add_argument("--adaptation", type=Path, default=None,
                         help="select_adaptation.py's report: ship its chosen recipe")
     args = parser.parse_args()
@@ -55,10 +64,11 @@ def main() -> None:
         chosen = json.loads(args.adaptation.read_text(encoding="utf-8"))
         adaptation = Adaptation.from_dict(chosen["chosen_recipe"]["adaptation"]).to_dict()
 
+    postprocess = Postprocess.from_dict(args.postprocess)
     cv = json.loads((args.cv_report / "cv.json").read_text(encoding="utf-8"))
     if args.method not in cv["summary"]:
         raise SystemExit(f"{args.method!r} is not a row of {args.cv_report}/cv.json")
-    members = [shipped_models_dir() / m for m in args.members]
+    members = [Path(m) if Path(m).is_dir() else shipped_models_dir() / m for m in args.members]
     member_cards = [read_card(m) for m in members]
     validation = sorted({s for c in member_cards
                          for s in c["training_data"].get("validation_samples", [])})
@@ -68,10 +78,15 @@ def main() -> None:
               if "wins_vs_bicubic" in r and n != args.method}
     card = {
         "description": (
-            f"Production model: the mean of {', '.join(args.members)} over the {args.tta} "
+            f"Production model: the mean of {', '.join(c['name'] for c in member_cards)} over "
+            f"the {args.tta} "
             "test-time augmentation (flips/rotations)"
             + (", each member first adapted to the scene's own MODIS LST and NDVI by a few "
                "self-supervised steps of its training loss" if adaptation else "")
+            + (f", then the {postprocess.consistency_correction} correction of the 1 km means"
+               + (f" (sigma {postprocess.sigma_km:g} km)"
+                  if postprocess.consistency_correction == "lowpass-residual" else "")
+               if postprocess.consistency_correction else "")
             + "; per-pixel spread available (predict_with_spread)."
         ),
         "training_data": {
@@ -101,6 +116,7 @@ def main() -> None:
                          "mask eroded by 8 px), mean over scenes",
         },
         "cost": {"network_passes_per_prediction": None},
+        "postprocess": postprocess.to_dict() if postprocess.enabled else None,
         **({"adaptation": adaptation} if adaptation else {}),
         "notes": [
             f"chosen: {args.method}, out-of-fold RMSE {chosen['rmse_k']:.3f} K, SSIM "

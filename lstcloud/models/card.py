@@ -45,9 +45,10 @@ WEIGHTS_HASH = "safetensors-tensors-v1"
 _POSTPROCESS = {
     "type": ["object", "null"],
     "properties": {
-        "consistency_correction": {"enum": ["bicubic-residual", None]},
+        "consistency_correction": {"enum": ["bicubic-residual", "lowpass-residual", None]},
         "iterations": {"type": "integer", "minimum": 1},
         "detail_gain": {"type": "number", "minimum": 0},
+        "sigma_km": {"type": "number", "exclusiveMinimum": 0},
     },
     "additionalProperties": False,
 }

@@ -232,7 +232,8 @@ class CNNModel:
             filled = ops.fill_nan_local(
                 lst_1km, radius=FILL_RADIUS_1KM, fill=self.normalization.lst_mean
             )
-            out = apply_postprocess(self.postprocess, out, filled, factor=FACTOR)
+            out = apply_postprocess(self.postprocess, out, filled,
+                                    valid=torch.isfinite(lst_1km), factor=FACTOR)
         return out
 
     def with_postprocess(self, postprocess: Postprocess | Mapping[str, Any] | None) -> CNNModel:

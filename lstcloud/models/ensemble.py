@@ -207,7 +207,7 @@ class EnsembleModel:
         filled = ops.fill_nan_local(lst, radius=2, fill=fill)
         base = ops.upsample_bicubic(filled, factor=FACTOR)
         out = apply_postprocess(self.postprocess, torch.where(torch.isfinite(mean), mean, base),
-                                filled, factor=FACTOR)
+                                filled, valid=torch.isfinite(lst), factor=FACTOR)
         return torch.where(torch.isfinite(mean), out, torch.full_like(out, torch.nan))
 
     def predict_passes(self, lst_1km: torch.Tensor, ndvi_250m: torch.Tensor) -> torch.Tensor:

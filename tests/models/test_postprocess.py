@@ -1,4 +1,5 @@
-"""The 1 km consistency correction: block means, locality / receptive field, chunking, cards."""
+"""The 1 km consistency corrections (bicubic and low-pass residual), the detail gain: block
+means, locality / receptive field, chunking, cards."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from lstcloud import ops
 from lstcloud.errors import ConfigError
 from lstcloud.models import CNNModel, load_model, save_model
 from lstcloud.models.cnn import FILL_RADIUS_1KM, set_postprocess
-from lstcloud.models.postprocess import Postprocess, block_mean, consistency_correct
+from lstcloud.models.ensemble import EnsembleModel
+from lstcloud.models.postprocess import (
+    Postprocess,
+    block_mean,
+    consistency_correct,
+    lowpass_correct,
+)
 from lstcloud.models.receptive_field import measure_pipeline_receptive_field
 
 from .conftest import NORM, random_network, scene
@@ -217,3 +224,85 @@ def test_detail_gain_card_fields_and_validation(tmp_path: Path) -> None:
                for n in card["notes"])
     assert "validation_as_shipped" not in card  # measured with another post-processing
     assert load_model(folder, device="cpu").postprocess.detail_gain == 0.5
+
+
+# ----------------------------------------------------------------------------- low-pass residual
+LOWPASS = {"consistency_correction": "lowpass-residual", "iterations": 1, "sigma_km": 2.0}
+
+
+def _nested(coarse: torch.Tensor) -> torch.Tensor:
+    return coarse.repeat_interleave(4, 2).repeat_interleave(4, 3)
+
+
+def test_lowpass_correction_removes_the_drift_and_keeps_the_1km_detail() -> None:
+    gen = torch.Generator().manual_seed(3)
+    coarse = 290.0 + 20.0 * torch.rand(1, 1, 48, 40, generator=gen, dtype=torch.float64)
+    yy, xx = torch.meshgrid(torch.arange(48), torch.arange(40), indexing="ij")
+    checker = ((yy + xx) % 2 * 2 - 1).to(torch.float64)[None, None]  # +-1 K per 1 km pixel
+    drift = 2.5 + 0.02 * xx.to(torch.float64)[None, None]  # a smooth drift of the 1 km means
+    fine = _nested(coarse + checker + drift)
+    fine = fine + 0.3 * torch.randn(fine.shape, generator=gen, dtype=torch.float64)
+    fine = fine - _nested(block_mean(fine) - block_mean(_nested(coarse + checker + drift)))
+    valid = torch.ones_like(coarse, dtype=torch.bool)
+    out = lowpass_correct(fine, coarse, valid, sigma_km=2.0)
+    inner = (..., slice(8, -8), slice(8, -8))
+    before = (block_mean(fine) - coarse)[inner]
+    after = (block_mean(out) - coarse)[inner]
+    assert float(before.mean()) > 2.5 and abs(float(after.mean())) < 0.02  # drift gone
+    # the 1 km checkerboard (the detail a network puts at 1 km) is kept, unlike the bicubic
+    # residual correction, which removes it
+    assert float((after * checker[inner]).mean()) > 0.95
+    full = block_mean(consistency_correct(fine, coarse, iterations=8)) - coarse
+    assert float((full[inner] * checker[inner]).mean()) < 0.05
+    # the 250 m detail within each block is untouched: the correction is smooth
+    detail = (fine - _nested(block_mean(fine))) - (out - _nested(block_mean(out)))
+    assert float(detail.abs().max()) < 0.05
+    with pytest.raises(ConfigError, match="4x"):
+        lowpass_correct(fine[..., :-4], coarse, valid, sigma_km=2.0)
+
+
+def test_lowpass_correction_ignores_the_residual_of_invalid_pixels() -> None:
+    gen = torch.Generator().manual_seed(4)
+    coarse = 300.0 + 5.0 * torch.rand(1, 1, 32, 32, generator=gen, dtype=torch.float64)
+    fine = _nested(coarse) + 1.0
+    valid = torch.ones_like(coarse, dtype=torch.bool)
+    valid[..., 10:16, 10:16] = False  # a cloud, filled with anything
+    wild = coarse.clone()
+    wild[..., 10:16, 10:16] = 250.0
+    a = lowpass_correct(fine, coarse, valid, sigma_km=2.0)
+    b = lowpass_correct(fine, wild, valid, sigma_km=2.0)
+    torch.testing.assert_close(a, b, atol=1e-9, rtol=0)
+    nothing = torch.zeros_like(valid)
+    torch.testing.assert_close(lowpass_correct(fine, coarse, nothing, sigma_km=2.0), fine)
+
+
+def test_lowpass_halo_card_and_validation(tmp_path: Path) -> None:
+    pp = Postprocess(**LOWPASS)
+    assert pp.reach_px() == 4 * (6 + 2)  # Gaussian radius 3 sigma + the bicubic's 2 px, 1 km
+    assert pp.to_dict() == LOWPASS
+    assert "sigma_km" not in Postprocess(consistency_correction="bicubic-residual").to_dict()
+    for bad in (0.1, 40.0, True, "2"):
+        with pytest.raises(ConfigError, match="sigma_km"):
+            Postprocess(consistency_correction="lowpass-residual", sigma_km=bad)
+    model = CNNModel(random_network(7), NORM, name="lp", receptive_field_px=RF,
+                     postprocess=LOWPASS, device="cpu")
+    assert model.receptive_field_px == RF + 32 and model.card["postprocess"] == LOWPASS
+    folder = save_model(tmp_path / "lp", model)
+    assert load_model(folder, device="cpu").postprocess == pp
+
+
+@pytest.mark.parametrize("tile", [8, 14])
+def test_lowpass_tiled_prediction_equals_whole_scene(tile: int) -> None:
+    model = CNNModel(random_network(7), NORM, name="lp", receptive_field_px=RF,
+                     postprocess=LOWPASS, device="cpu")
+    ensemble = EnsembleModel([model.with_postprocess(None)], tta="none", name="lp-ensemble",
+                             postprocess=LOWPASS)
+    lst, ndvi = scene(56, 44, seed=4)
+    lst[7:11, 12:16] = np.nan  # clouds across tile edges
+    lst[27:29, 40:44] = np.nan
+    for m in (model, ensemble):
+        whole = m.predict(lst, ndvi, tile_1km=1000)
+        np.testing.assert_allclose(m.predict(lst, ndvi, tile_1km=tile), whole, atol=1e-4,
+                                   equal_nan=True)
+    np.testing.assert_allclose(ensemble.predict(lst, ndvi), model.predict(lst, ndvi), atol=1e-4,
+                               equal_nan=True)

@@ -164,6 +164,6 @@ def test_default_is_the_best_out_of_fold_method_and_its_card_says_so() -> None:
     assert rows[mine]["rmse_k"] <= rows[best]["rmse_k"] + 1e-3  # the best, or tied with it
     assert rows[mine]["rmse_k"] < rows["bicubic"]["rmse_k"]
     assert rows[mine]["ssim"] > rows["bicubic"]["ssim"]
-    assert card["passes"] == card["cost"]["network_passes_per_prediction"] == 8
+    assert card["passes"] == card["cost"]["network_passes_per_prediction"] == 20
     assert card["training_data"]["aster_files_read"] is False
     assert len(card["training_data"]["samples"]) == 21
