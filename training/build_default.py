@@ -106,7 +106,8 @@ def main() -> None:
             "rule": "lowest out-of-fold ASTER RMSE (mean over the 21 development scenes) "
                     "among the candidates scored by the cross-validation; every in-method "
                     "choice inside the training folds only (MODIS-only early stopping)",
-            "command": cv.get("command", ""),
+            # the folder the CV ran in is named WORK, not by its machine path
+            "command": cv.get("command", "").replace(str(args.cv_report.resolve().parent), "WORK"),
             "folds": cv["folds"],
             "fold_rule": cv["fold_rule"],
             "out_of_fold": _rows(cv, learned),
