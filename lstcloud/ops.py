@@ -125,11 +125,18 @@ def gaussian_kernel1d(sigma: float, *, truncate: float = 4.0) -> np.ndarray:
     return (taps / taps.sum()).astype(np.float64)
 
 
-def gaussian_blur(x: torch.Tensor, *, sigma: float, truncate: float = 4.0) -> torch.Tensor:
-    """Separable Gaussian low-pass of every channel (replicate padding).
+def gaussian_blur(
+    x: torch.Tensor,
+    *,
+    sigma: float,
+    truncate: float = 4.0,
+    padding: Literal["replicate", "zeros"] = "replicate",
+) -> torch.Tensor:
+    """Separable Gaussian low-pass of every channel.
 
-    Equals ``scipy.ndimage.gaussian_filter(x, sigma, mode="nearest", truncate=truncate)`` on
-    each ``(H, W)`` plane.
+    With ``padding="replicate"`` it equals ``scipy.ndimage.gaussian_filter(x, sigma,
+    mode="nearest", truncate=truncate)`` on each ``(H, W)`` plane; ``"zeros"`` treats the
+    outside of the array as 0 (``mode="constant"``), as a normalised convolution needs.
     """
     _check_nchw(x)
     taps = torch.as_tensor(
@@ -137,10 +144,11 @@ def gaussian_blur(x: torch.Tensor, *, sigma: float, truncate: float = 4.0) -> to
     )
     radius = (taps.numel() - 1) // 2
     channels = x.shape[1]
+    mode = "replicate" if padding == "replicate" else "constant"
     kx = taps.view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
     ky = taps.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
-    y = nnf.conv2d(nnf.pad(x, (radius, radius, 0, 0), mode="replicate"), kx, groups=channels)
-    return nnf.conv2d(nnf.pad(y, (0, 0, radius, radius), mode="replicate"), ky, groups=channels)
+    y = nnf.conv2d(nnf.pad(x, (radius, radius, 0, 0), mode=mode), kx, groups=channels)
+    return nnf.conv2d(nnf.pad(y, (0, 0, radius, radius), mode=mode), ky, groups=channels)
 
 
 def highpass(x: torch.Tensor, *, mtf_at_nyquist: float = 0.25, factor: float = 4) -> torch.Tensor:

@@ -75,6 +75,10 @@ def test_gaussian_blur_matches_scipy(sigma: float) -> None:
     img = _field()
     ref = ndimage.gaussian_filter(img.astype(np.float64), sigma, mode="nearest", truncate=4.0)
     np.testing.assert_allclose(ops.gaussian_blur_np(img, sigma=sigma), ref, atol=2e-3)
+    zeros = ndimage.gaussian_filter(img.astype(np.float64), sigma, mode="constant", truncate=3.0)
+    out = ops.gaussian_blur(torch.from_numpy(img.astype(np.float64))[None, None], sigma=sigma,
+                            truncate=3.0, padding="zeros")[0, 0].numpy()
+    np.testing.assert_allclose(out, zeros, atol=1e-9)
 
 
 def test_highpass_is_x_minus_lowpass() -> None:

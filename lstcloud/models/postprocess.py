@@ -191,6 +191,14 @@ def block_mean(x: torch.Tensor, *, factor: int = 4) -> torch.Tensor:
     return nnf.avg_pool2d(x, factor)
 
 
+def _check_nested(fine: torch.Tensor, coarse: torch.Tensor, factor: int) -> None:
+    if fine.shape[-2:] != (coarse.shape[-2] * factor, coarse.shape[-1] * factor):
+        raise ConfigError(
+            f"fine shape {tuple(fine.shape)} is not {factor}x the coarse shape "
+            f"{tuple(coarse.shape)}"
+        )
+
+
 def consistency_correct(
     fine: torch.Tensor,
     coarse: torch.Tensor,
@@ -217,11 +225,7 @@ def consistency_correct(
     torch.Tensor
         The corrected ``(N, 1, f h, f w)`` field.
     """
-    if fine.shape[-2:] != (coarse.shape[-2] * factor, coarse.shape[-1] * factor):
-        raise ConfigError(
-            f"fine shape {tuple(fine.shape)} is not {factor}x the coarse shape "
-            f"{tuple(coarse.shape)}"
-        )
+    _check_nested(fine, coarse, factor)
     out = fine
     for _ in range(iterations):
         residual = coarse - block_mean(out, factor=factor)
@@ -230,7 +234,8 @@ def consistency_correct(
 
 
 def _lowpass_radius(sigma_km: float) -> int:
-    return int(LOWPASS_TRUNCATE * sigma_km + 0.5)
+    """Radius (1 km px) of the Gaussian that :func:`lowpass_correct` applies."""
+    return (len(ops.gaussian_kernel1d(sigma_km, truncate=LOWPASS_TRUNCATE)) - 1) // 2
 
 
 def lowpass_correct(
@@ -265,20 +270,10 @@ def lowpass_correct(
     torch.Tensor
         The corrected field: its 1 km means follow ``coarse`` at scales above ``sigma_km``.
     """
-    if fine.shape[-2:] != (coarse.shape[-2] * factor, coarse.shape[-1] * factor):
-        raise ConfigError(
-            f"fine shape {tuple(fine.shape)} is not {factor}x the coarse shape "
-            f"{tuple(coarse.shape)}"
-        )
-    taps = torch.as_tensor(
-        ops.gaussian_kernel1d(sigma_km, truncate=LOWPASS_TRUNCATE), dtype=fine.dtype,
-        device=fine.device,
-    )
-    radius = (taps.numel() - 1) // 2
+    _check_nested(fine, coarse, factor)
 
     def smooth(x: torch.Tensor) -> torch.Tensor:  # zero padding: outside the array is empty
-        y = nnf.conv2d(x, taps.view(1, 1, 1, -1), padding=(0, radius))
-        return nnf.conv2d(y, taps.view(1, 1, -1, 1), padding=(radius, 0))
+        return ops.gaussian_blur(x, sigma=sigma_km, truncate=LOWPASS_TRUNCATE, padding="zeros")
 
     weight = valid.to(fine.dtype)
     den = smooth(weight)
