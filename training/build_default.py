@@ -34,7 +34,7 @@ from lstcloud.models.adaptation import Adaptation
 from lstcloud.models.card import read_card, write_card
 from lstcloud.models.ensemble import save_ensemble
 from lstcloud.models.postprocess import Postprocess
-from lstcloud.models.registry import shipped_models_dir
+from lstcloud.models.registry import model_folder, shipped_models_dir
 from lstcloud.training.shipped import validate_as_shipped
 
 KEEP = ("rmse_k", "rmse_std_k", "mae_k", "bias_k", "ssim", "ssim_bbox", "wins_vs_bicubic",
@@ -68,7 +68,7 @@ def main() -> None:
     cv = json.loads((args.cv_report / "cv.json").read_text(encoding="utf-8"))
     if args.method not in cv["summary"]:
         raise SystemExit(f"{args.method!r} is not a row of {args.cv_report}/cv.json")
-    members = [Path(m) if Path(m).is_dir() else shipped_models_dir() / m for m in args.members]
+    members = [model_folder(m) for m in args.members]
     member_cards = [read_card(m) for m in members]
     validation = sorted({s for c in member_cards
                          for s in c["training_data"].get("validation_samples", [])})

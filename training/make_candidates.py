@@ -27,13 +27,7 @@ from typing import Any
 from lstcloud.errors import ConfigError
 from lstcloud.models.ensemble import TTA_MODES, save_ensemble
 from lstcloud.models.postprocess import Postprocess
-from lstcloud.models.registry import shipped_models_dir
-
-
-def member_folder(member: str) -> Path:
-    """A model folder given as a path, else the shipped model of that name."""
-    path = Path(member)
-    return path if path.is_dir() else shipped_models_dir() / member
+from lstcloud.models.registry import model_folder
 
 
 def parse_postprocess(text: str) -> dict[str, Any] | None:
@@ -73,7 +67,7 @@ def main() -> None:
         folder = args.out / name
         if folder.exists():
             shutil.rmtree(folder)
-        save_ensemble(folder, [member_folder(m) for m in members], tta=tta, name=name,
+        save_ensemble(folder, [model_folder(m) for m in members], tta=tta, name=name,
                       card={"postprocess": postprocess})
         names = "+".join(Path(m).name for m in members)
         print(f"{folder}: {names}, tta {tta}, postprocess {postprocess}")

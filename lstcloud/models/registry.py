@@ -18,7 +18,13 @@ from lstcloud.models.card import CARD_FILE, WEIGHTS_FILE, read_card
 from lstcloud.models.cnn import load_cnn
 from lstcloud.models.ensemble import ENSEMBLE, load_ensemble
 
-__all__ = ["SHIPPED_MODELS", "available_models", "load_model", "shipped_models_dir"]
+__all__ = [
+    "SHIPPED_MODELS",
+    "available_models",
+    "load_model",
+    "model_folder",
+    "shipped_models_dir",
+]
 
 #: Models shipped in ``lstcloud/data/models/<name>/``.
 SHIPPED_MODELS: tuple[str, ...] = ("default", "sif-cnn-sr1", "sif-cnn-sr2", "sc-unet")
@@ -43,6 +49,20 @@ def available_models() -> list[str]:
         else []
     )
     return [*BASELINES, *shipped, *extra]
+
+
+def model_folder(name_or_path: str | Path) -> Path:
+    """The local folder of a shipped model's name or of a model folder path, with
+    :func:`load_model`'s precedence (a plain name is a shipped model first); for scripts that
+    copy model folders (``training/build_default.py``)."""
+    key = str(name_or_path)
+    shipped = shipped_models_dir() / key
+    if _is_plain_name(key) and (shipped / CARD_FILE).is_file():
+        return shipped
+    path = Path(key).expanduser()
+    if (path / CARD_FILE).is_file():
+        return path
+    raise ConfigError(f"no model folder {key!r}: give a model folder or a shipped model's name")
 
 
 def load_model(

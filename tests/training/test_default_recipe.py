@@ -10,6 +10,7 @@ import pytest
 
 from lstcloud.errors import ConfigError
 from lstcloud.models import load_model
+from lstcloud.models.registry import model_folder, shipped_models_dir
 from lstcloud.training.config import load_config
 from lstcloud.training.cv import cv_method
 
@@ -54,9 +55,20 @@ def test_a_written_candidate_carries_its_recipe_to_the_cross_validation(tmp_path
     name, members, tta, pp = mc.parse_spec("cand=sif-cnn-sr2-published,sc-unet:flips:lowpass2")
     from lstcloud.models.ensemble import save_ensemble
 
-    folder = save_ensemble(tmp_path / name, [mc.member_folder(m) for m in members], tta=tta,
+    folder = save_ensemble(tmp_path / name, [model_folder(m) for m in members], tta=tta,
                            name=name, card={"postprocess": pp})
     method = cv_method(name, model_path=folder)
     assert method.tta == "flips" and method.postprocess == pp
     assert [c.name for c in method.members] == members
     assert load_model(folder, device="cpu").receptive_field_px == 88 + 32
+
+
+def test_model_folder_resolves_names_like_load_model(tmp_path: Path) -> None:
+    assert model_folder("sc-unet") == shipped_models_dir() / "sc-unet"
+    copy = tmp_path / "mine"
+    copy.mkdir()
+    (copy / "model.json").write_text((shipped_models_dir() / "sc-unet" / "model.json").read_text())
+    assert model_folder(copy) == copy
+    for missing in ("no-such-model", tmp_path / "empty"):
+        with pytest.raises(ConfigError, match="no model folder"):
+            model_folder(missing)
