@@ -1,10 +1,11 @@
-"""Write the production model ``default`` (lstcloud/data/models/default/) from trained members.
+"""Write the ensemble ``ensemble`` (lstcloud/data/models/ensemble/) from trained members.
 
-``default`` is the method with the best out-of-fold ASTER RMSE among the candidates scored by
-``lstcloud evaluate aster --cv 5`` (see docs/evaluation.md, "Out-of-fold"). Its members are the
-shipped models named on the command line (trained on the MODIS inputs of all 21 development
-triplets with the same recipes the cross-validation retrained per fold), averaged over the TTA
-transforms. The card records the recipe, the out-of-fold figures read from the CV report's
+``ensemble`` (the production ``default`` until 2026-12-07; now the teacher that ``default`` is
+distilled from: ``training/build_distilled.py``) is the method with the best out-of-fold ASTER
+RMSE among the candidates scored by ``lstcloud evaluate aster --cv 5`` (see docs/evaluation.md,
+"Out-of-fold"). Its members are the shipped models named on the command line (trained on the
+MODIS inputs of all 21 development triplets with the same recipes the cross-validation
+retrained per fold), averaged over the TTA transforms. The card records the recipe, the out-of-fold figures read from the CV report's
 ``cv.json`` (the method's row and the baselines'), how it was chosen, its cost, and the Wald
 ``validation_as_shipped`` (MODIS only) recomputed here.
 
@@ -53,7 +54,9 @@ def main() -> None:
     parser.add_argument("--members", nargs="+", required=True,
                         help="shipped model names or model folders")
     parser.add_argument("--tta", default="d4", choices=("none", "flips", "d4"))
-    parser.add_argument("--out", type=Path, default=shipped_models_dir() / "default")
+    parser.add_argument("--name", default="ensemble", help="the model's name")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="model folder (default: the shipped folder of --name)")
     parser.add_argument("--postprocess", type=json.loads, default=None,
                         help="the ensemble's post-processing, a JSON object (card form)")
     parser.add_argument("--adaptation", type=Path, default=None,
@@ -64,6 +67,7 @@ def main() -> None:
         chosen = json.loads(args.adaptation.read_text(encoding="utf-8"))
         adaptation = Adaptation.from_dict(chosen["chosen_recipe"]["adaptation"]).to_dict()
 
+    args.out = args.out or shipped_models_dir() / args.name
     postprocess = Postprocess.from_dict(args.postprocess)
     cv = json.loads((args.cv_report / "cv.json").read_text(encoding="utf-8"))
     if args.method not in cv["summary"]:
@@ -78,7 +82,7 @@ def main() -> None:
               if "wins_vs_bicubic" in r and n != args.method}
     card = {
         "description": (
-            f"Production model: the mean of {', '.join(c['name'] for c in member_cards)} over "
+            f"The mean of {', '.join(c['name'] for c in member_cards)} over "
             f"the {args.tta} "
             "test-time augmentation (flips/rotations)"
             + (", each member first adapted to the scene's own MODIS LST and NDVI by a few "
@@ -129,7 +133,7 @@ def main() -> None:
     }
     if args.out.exists():
         shutil.rmtree(args.out)
-    folder = save_ensemble(args.out, members, tta=args.tta, name="default", card=card)
+    folder = save_ensemble(args.out, members, tta=args.tta, name=args.name, card=card)
     written = read_card(folder)
     written["cost"] = {
         "network_passes_per_prediction": written["passes"],
@@ -152,7 +156,7 @@ def main() -> None:
             "--cv-models out/cv/folds --json out/adaptation.json")
     write_card(folder, written)
     entry = validate_as_shipped(folder)
-    print(f"default -> {folder}: {args.method}, OOF RMSE {chosen['rmse_k']:.3f} K; Wald as "
+    print(f"{args.name} -> {folder}: {args.method}, OOF RMSE {chosen['rmse_k']:.3f} K; Wald as "
           f"shipped {entry['wald_rmse_k']:.3f} K (bicubic {entry['wald_rmse_bicubic_k']:.3f} K)")
 
 

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 LST_ONLY_METHODS: frozenset[str] = frozenset({"nearest", "bicubic"})
 """Methods that use the LST alone (the only ones usable without an NDVI guide)."""
 
-SHIPPED_MODELS: tuple[str, ...] = ("default", "sc-unet", "sif-cnn-sr1", "sif-cnn-sr2")
+SHIPPED_MODELS: tuple[str, ...] = ("default", "ensemble", "sc-unet", "sif-cnn-sr1", "sif-cnn-sr2")
 MODEL_BASELINES: tuple[str, ...] = ("bicubic", "tsharp", "tsharp-window")
 PUBLISHED_PRESETS: tuple[str, ...] = ("sif-cnn-sr1-published", "sif-cnn-sr2-published")
 KNOWN_METHODS: tuple[str, ...] = (

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 #: Models shipped in ``lstcloud/data/models/<name>/``.
-SHIPPED_MODELS: tuple[str, ...] = ("default", "sif-cnn-sr1", "sif-cnn-sr2", "sc-unet")
+SHIPPED_MODELS: tuple[str, ...] = ("default", "ensemble", "sif-cnn-sr1", "sif-cnn-sr2", "sc-unet")
 
 
 def shipped_models_dir() -> Path:

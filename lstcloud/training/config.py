@@ -1,7 +1,9 @@
 """Training configuration: a pydantic model loaded from YAML, strict about unknown fields.
 
-A config file names the method (``sif``: scale-invariance-free training at 1 km -> 250 m, or
-``scale-consistency``: SC-UNet, trained 4 km -> 1 km and applied 1 km -> 250 m), the loss preset
+A config file names the method (``sif``: scale-invariance-free training at 1 km -> 250 m,
+``scale-consistency``: SC-UNet, trained 4 km -> 1 km and applied 1 km -> 250 m, or ``distill``:
+one network trained to reproduce a teacher model's output, :mod:`lstcloud.training.distill`), the
+loss preset
 of :mod:`lstcloud.models.losses`, the data and the optimiser. Every field has a default so a
 config file only says what differs; see ``training/configs/*.yaml``.
 """
@@ -19,6 +21,7 @@ from lstcloud.errors import ConfigError
 
 __all__ = [
     "DataConfig",
+    "DistillConfig",
     "EarlyStoppingConfig",
     "OptimConfig",
     "TrainConfig",
@@ -113,6 +116,42 @@ class EarlyStoppingConfig(_Strict):
     min_delta: float = Field(0.0, ge=0)
 
 
+class DistillConfig(_Strict):
+    """What a ``distill`` run reproduces, and how (:mod:`lstcloud.training.distill`).
+
+    Attributes
+    ----------
+    teacher
+        Shipped model name or model folder whose output the student learns (e.g. ``ensemble``).
+    teacher_recipe
+        The teacher's recipe: ``{"members": [training configs], "tta": ..., "postprocess":
+        ...}``. Filled from the teacher's card when training starts, and recorded in the
+        student's card, so the cross-validation can rebuild the teacher per fold.
+    teacher_folders
+        The teacher's member folders to use instead of ``teacher`` (set per fold by
+        :func:`lstcloud.training.folds.train_fold_member`; not part of the recipe).
+    postprocess
+        The student's post-processing (e.g. the low-pass residual correction); the student is
+        trained through it, and its card carries it.
+    coarse_weight
+        Weight of the coarsened copies in the loss (LST 4 km + NDVI 1 km -> 1 km, the teacher's
+        output on them as the target: the scale-invariance assumption); ``0`` = off.
+    init_from_member
+        Start from the weights and normalisation of this teacher member (same architecture),
+        or ``None`` for a fresh network (normalisation from the training scenes).
+    batch_scenes
+        Whole scenes (each in a random flip/rot90) per optimiser step.
+    """
+
+    teacher: str = Field(..., min_length=1)
+    teacher_recipe: dict[str, Any] | None = None
+    teacher_folders: list[str] | None = None
+    postprocess: dict[str, Any] | None = None
+    coarse_weight: float = Field(0.5, ge=0)
+    init_from_member: int | None = Field(0, ge=0)
+    batch_scenes: int = Field(2, ge=1)
+
+
 class TrainConfig(_Strict):
     """A complete training run.
 
@@ -121,7 +160,8 @@ class TrainConfig(_Strict):
     name
         Model name written into the card (e.g. ``sif-cnn-sr1``).
     method
-        ``sif`` (scale-invariance-free loss at 250 m) or ``scale-consistency`` (SC-UNet).
+        ``sif`` (scale-invariance-free loss at 250 m), ``scale-consistency`` (SC-UNet) or
+        ``distill`` (reproduce the teacher of ``distill``; the ``loss`` preset is unused).
     loss
         Preset name in :data:`lstcloud.models.losses.PRESETS`.
     loss_overrides
@@ -146,10 +186,12 @@ class TrainConfig(_Strict):
         CPU, and the layout tensor cores prefer).
     description
         Free text copied into the card.
+    distill
+        The teacher and options of a ``distill`` run (:class:`DistillConfig`).
     """
 
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
-    method: Literal["sif", "scale-consistency"] = "sif"
+    method: Literal["sif", "scale-consistency", "distill"] = "sif"
     loss: str = "sif-cnn-sr1"
     loss_overrides: dict[str, Any] = Field(default_factory=dict)
     network: dict[str, Any] = Field(default_factory=dict)
@@ -165,6 +207,7 @@ class TrainConfig(_Strict):
     num_threads: int | None = Field(None, ge=1)
     channels_last: bool = True
     description: str = ""
+    distill: DistillConfig | None = None
 
     @model_validator(mode="after")
     def _known_loss_and_network(self) -> TrainConfig:
@@ -177,6 +220,8 @@ class TrainConfig(_Strict):
             NetworkConfig.from_dict(self.network)
         except (ConfigError, TypeError) as exc:
             raise ValueError(f"network: {exc}") from None
+        if (self.method == "distill") != (self.distill is not None):
+            raise ValueError("method 'distill' needs a 'distill' section, and only it takes one")
         return self
 
     def with_updates(self, **updates: Any) -> TrainConfig:

@@ -68,6 +68,10 @@ def _recipe_dump(config: TrainConfig) -> dict:
         data["data"].pop(field, None)
     data.pop("num_threads", None)
     data.pop("device", None)
+    if data.get("distill"):
+        data["distill"].pop("teacher_folders", None)  # per fold, not part of the recipe
+    else:
+        data.pop("distill", None)  # (keys of the recipes from before the field existed)
     return data
 
 
@@ -136,6 +140,9 @@ def train_fold_member(
         max_steps=max_steps,
         threads=threads,
     )
+    if config.distill is not None:
+        config = _with_fold_teacher(config, data=data, train_samples=train_samples, root=root,
+                                    fold=fold, max_steps=max_steps, threads=threads)
     folder = Path(root) / f"fold{fold}" / member_key(config)
     if _finished(folder, config):
         log.info("fold %d: reusing %s", fold, folder)
@@ -143,3 +150,31 @@ def train_fold_member(
     log.info("fold %d: training %s on %d scenes", fold, config.name, len(train_samples))
     train(config, out=folder, resume=True, progress=False)
     return folder
+
+
+def _with_fold_teacher(
+    config: TrainConfig,
+    *,
+    data: str | Path,
+    train_samples: Sequence[str],
+    root: str | Path,
+    fold: int,
+    max_steps: int | None,
+    threads: int | None,
+) -> TrainConfig:
+    """A ``distill`` config whose teacher is the fold's own: each member of its recipe trained
+    (or reused) on the same training folds, so no held-out scene reaches the student."""
+    d = config.distill
+    assert d is not None
+    if not d.teacher_recipe:
+        raise ConfigError(
+            f"{config.name}: its distill section records no teacher_recipe, so the teacher "
+            "cannot be rebuilt per fold (train the student once so that its card records it)"
+        )
+    folders = [
+        train_fold_member(FoldMember(TrainConfig.model_validate(m)), data=data,
+                          train_samples=train_samples, root=root, fold=fold,
+                          max_steps=max_steps, threads=threads)
+        for m in d.teacher_recipe["members"]
+    ]
+    return config.with_updates(**{"distill.teacher_folders": [str(f) for f in folders]})

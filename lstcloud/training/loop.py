@@ -197,6 +197,8 @@ def _config_fingerprint(config: TrainConfig) -> str:
     data = config.model_dump(mode="json")
     data.pop("num_threads", None)
     data["data"].pop("num_workers", None)
+    if data.get("distill") is None:
+        data.pop("distill", None)  # (checkpoints from before the field existed)
     return json.dumps(data, sort_keys=True)
 
 
@@ -319,6 +321,16 @@ def train(
     pathlib.Path
         ``out`` (the model folder).
     """
+    if config.method == "distill":  # its own loop: whole scenes against a teacher's output
+        from lstcloud.training.distill import distill
+
+        if max_steps is not None:
+            config = config.with_updates(**{"optim.max_steps": int(max_steps)})
+        if isinstance(data, PatchDataset):
+            raise ConfigError(f"{config.name}: distillation takes a dev folder path, not a dataset")
+        if data is not None:
+            config = config.with_updates(**{"data.path": str(data)})
+        return distill(config, out=out, progress=progress)
     return fit(
         config,
         out=out,

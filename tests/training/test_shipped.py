@@ -131,7 +131,7 @@ def test_validation_as_shipped_is_reproduced_by_its_code(aster_dev: Path, tmp_pa
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name", (*SHIPPED, "default"))
+@pytest.mark.parametrize("name", (*SHIPPED, "ensemble", "default"))
 def test_every_card_validation_as_shipped_is_recomputed(name: str, aster_dev: Path) -> None:
     """The card's Wald figures are what its own code gives for the model as shipped."""
     from lstcloud.training.shipped import validate_as_shipped
@@ -144,14 +144,14 @@ def test_every_card_validation_as_shipped_is_recomputed(name: str, aster_dev: Pa
     assert again["sha256"] == card["sha256"] and again["aster_files_read"] is False
 
 
-def test_default_is_the_best_out_of_fold_method_and_its_card_says_so() -> None:
-    """The shipped default's card holds the out-of-fold figures of docs/results/cv5_dev.json
+def test_ensemble_is_the_best_out_of_fold_ensemble_and_its_card_says_so() -> None:
+    """The shipped ensemble's card holds the out-of-fold figures of docs/results/cv5_dev.json
     (written by ``lstcloud evaluate aster --cv 5``), and it is the best of them in RMSE."""
     import json
 
     cv = json.loads((Path(__file__).resolve().parents[2] / "docs" / "results" /
                      "cv5_dev.json").read_text("utf-8"))
-    model = load_model("default", device="cpu")
+    model = load_model("ensemble", device="cpu")
     card = model.card
     selection = card["selection"]
     chosen = selection["out_of_fold"]
@@ -167,3 +167,33 @@ def test_default_is_the_best_out_of_fold_method_and_its_card_says_so() -> None:
     assert card["passes"] == card["cost"]["network_passes_per_prediction"] == 20
     assert card["training_data"]["aster_files_read"] is False
     assert len(card["training_data"]["samples"]) == 21
+
+
+def test_default_is_one_network_distilled_from_the_ensemble_and_its_card_says_so() -> None:
+    """``default`` is one SIF-CNN U-Net distilled from ``ensemble``: its card holds the
+    out-of-fold figures of docs/results/cv5_distilled.json (each fold's student distilled from
+    that fold's teacher), within 0.01 K of its teacher, and its cost."""
+    import json
+
+    from lstcloud.training.distill import teacher_recipe
+
+    cv = json.loads((Path(__file__).resolve().parents[2] / "docs" / "results" /
+                     "cv5_distilled.json").read_text("utf-8"))
+    card = load_model("default", device="cpu").card
+    assert card["method"] == "distill" and card["parameters"] == 282705
+    assert card["passes"] == card["cost"]["passes"] == 1
+    assert card["teacher"]["name"] == "ensemble" and card["teacher"]["passes"] == 20
+    assert card["cost"]["time_x_sif-cnn-sr1"] <= 1.5  # measured side by side when built
+    assert card["cost"]["teacher"]["passes"] == 20
+    recipe = card["training"]["config"]["distill"]["teacher_recipe"]
+    assert recipe == teacher_recipe(load_model("ensemble", device="cpu"))
+    rows = card["selection"]["out_of_fold"]
+    for name, row in rows.items():
+        assert row["rmse_k"] == pytest.approx(cv["summary"][name]["rmse_k"], abs=1e-9), name
+    assert rows["default"]["rmse_k"] <= rows["ensemble"]["rmse_k"] + 0.01
+    assert rows["default"]["rmse_k"] < rows["bicubic"]["rmse_k"]
+    assert rows["default"]["ssim"] > rows["bicubic"]["ssim"]
+    data = card["training_data"]
+    assert data["aster_files_read"] is False
+    assert data["files"] == ["modis_lst_1km.tif", "modis_ndvi_250m.tif"]
+    assert len(data["train_samples"]) + len(data["validation_samples"]) == 21
