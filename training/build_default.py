@@ -5,9 +5,10 @@ distilled from: ``training/build_distilled.py``) is the method with the best out
 RMSE among the candidates scored by ``lstcloud evaluate aster --cv 5`` (see docs/evaluation.md,
 "Out-of-fold"). Its members are the shipped models named on the command line (trained on the
 MODIS inputs of all 21 development triplets with the same recipes the cross-validation
-retrained per fold), averaged over the TTA transforms. The card records the recipe, the out-of-fold figures read from the CV report's
-``cv.json`` (the method's row and the baselines'), how it was chosen, its cost, and the Wald
-``validation_as_shipped`` (MODIS only) recomputed here.
+retrained per fold), averaged over the TTA transforms. The card records the recipe, the
+out-of-fold figures read from the CV report's ``cv.json`` (the method's row and the
+baselines'), how it was chosen, its cost, and the Wald ``validation_as_shipped`` (MODIS only)
+recomputed here.
 
 usage (from the project root):
 
