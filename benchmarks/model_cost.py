@@ -43,7 +43,8 @@ def main() -> None:
         line = (f"{f.name:26s} {f.passes:6d} {f.seconds:9.2f} {f.mpx_per_s:6.2f} "
                 f"{f.mpx_per_s_per_core:11.2f} {f.ratio:14.2f}")
         if f.gflop_per_mpx is not None:
-            line += f" {f.gflop_per_mpx:10.1f} {f.gpu_mpx_per_s_paper:18.0f}"
+            gpu = f.gpu_mpx_per_s_paper
+            line += f" {f.gflop_per_mpx:10.1f} {gpu:18.0f}" if gpu else f" {f.gflop_per_mpx:10.1f}"
         print(line)
 
 

@@ -124,6 +124,6 @@ def measure_costs(
         out[name] = CostFigures(
             name, int(model.card.get("passes") or 1), t, mpx / t, mpx / t / threads, t / base,
             None if fpp is None else fpp * 1e6 / 1e9,
-            None if fpp is None else GPU_SUSTAINED_TFLOPS * 1e12 / fpp / 1e6,
+            None if not fpp else GPU_SUSTAINED_TFLOPS * 1e12 / fpp / 1e6,  # (0: no FLOPs counted)
         )
     return out
