@@ -29,4 +29,4 @@ def test_costs_are_measured_side_by_side_and_counted() -> None:
 def test_the_sample_block_is_a_valid_pair() -> None:
     lst, ndvi = sample_block(8)
     assert lst.shape == (8, 8) and ndvi.shape == (32, 32)
-    assert 280 < lst.mean() < 310 and 0.05 <= ndvi.min() and ndvi.max() <= 0.9
+    assert 280 < lst.mean() < 310 and ndvi.min() >= 0.05 and ndvi.max() <= 0.9
