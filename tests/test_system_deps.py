@@ -1,6 +1,6 @@
-"""``scripts/system_deps.sh``: the system packages ``bash scripts/test.sh`` installs itself (issue 24,
-item 0: the README's test command stopped on a fresh machine without PostGIS, while CI installed
-it beforehand).
+"""``scripts/system_deps.sh``: the system packages ``bash scripts/test.sh`` installs itself
+(issue 24, item 0: the README's test command stopped on a fresh machine without PostGIS, while CI
+installed it beforehand).
 
 The listing is checked on fake roots (an empty folder is a bare machine); ``.ci/run`` runs this file
 through ``bash scripts/test.sh`` FIRST, on the bare CI machine, installing nothing itself: there the
