@@ -25,7 +25,12 @@ from pystac_client.warnings import DoesNotConformTo, NoConformsTo
 from lstcloud.catalog.providers import ProviderProfile, get_provider, parse_granule_id
 from lstcloud.core.backoff import RetryPolicy
 from lstcloud.core.dates import as_date
-from lstcloud.core.errors import CatalogError, ConfigError, LstcloudWarning
+from lstcloud.core.errors import (
+    CatalogError,
+    CatalogUnavailableError,
+    ConfigError,
+    LstcloudWarning,
+)
 from lstcloud.core.redact import redact_text, redact_url
 from lstcloud.grid import EARTH_RADIUS, Tile
 from lstcloud.products import ProductSpec, get_product
@@ -154,6 +159,7 @@ class RetryingStacApiIO(StacApiIO):
             jitter=0.1,
             retryable=lambda err: isinstance(err, APIError) and _retryable(err),
             logger=logger.name,
+            level=logging.INFO,  # the final CatalogError says what happened, once
         )
         self.attempts = 0  # requests sent, retries included (for diagnostics and tests)
 
@@ -233,11 +239,17 @@ def _open_client(url: str, io: RetryingStacApiIO, modifier: Callable[[Any], None
 
 def _catalog_error(url: str, err: APIError, io: RetryingStacApiIO) -> CatalogError:
     status = _status(err)
+    attempts = io.max_retries + 1
+    if _retryable(err) and status:  # the server answered, with an error each time
+        kind = "too many requests" if status == 429 else "server error"
+        return CatalogUnavailableError(
+            f"the STAC catalogue {redact_url(url)} answered HTTP {status} ({kind}) "
+            f"{attempts} times"
+        )
     if _retryable(err):
-        what = f"HTTP {status}" if status else _redact_text(str(err))
-        return CatalogError(
-            f"STAC catalogue {redact_url(url)} unreachable after {io.max_retries + 1} attempts: "
-            f"{what}"
+        return CatalogUnavailableError(
+            f"the STAC catalogue {redact_url(url)} was unreachable {attempts} times: "
+            f"{_redact_text(str(err))}"
         )
     return CatalogError(
         f"STAC catalogue {redact_url(url)} rejected the request (HTTP {status}): "

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from lstcloud import __version__
 from lstcloud.cli import catalog, demo, evaluate, info, ingest, predict, query, run, train
 from lstcloud.cli.failure import explain, quiet_async_noise
+from lstcloud.core import notices
 from lstcloud.core.errors import LstcloudError
 
 #: The command modules, in the order ``lstcloud --help`` lists them.
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    notices.install()  # every warning: one plain line, once per run
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -186,6 +186,11 @@ def test_a_failing_catalogue_fails_the_days_with_the_url_and_never_raises(
     reason = " ".join(summary.outcomes[0].reasons)
     assert "catalogue search" in reason and "127.0.0.1" in reason
     assert read_status(cube)[(DAYS[0], TILE)].state == "failed"
+    # said as it is, once: one retry cycle for the run, not one per product (issue 24, item 4)
+    assert len(proxy.requests) == 5
+    assert "catalogue search for MOD21A1D, MOD09GQ failed: the STAC catalogue" in reason
+    assert "answered HTTP 500 (server error) 5 times" in reason
+    assert summary.format().count("answered HTTP 500") == 1
 
 
 def test_a_transient_catalogue_error_is_retried(
