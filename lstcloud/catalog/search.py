@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from lstcloud.core.dates import as_date
 from lstcloud.core.errors import (
     CatalogError,
     CatalogUnavailableError,
+    CollectionMismatchWarning,
     ConfigError,
     LstcloudWarning,
 )
@@ -90,6 +92,43 @@ class Granule:
         return (
             f"Granule({self.product} {self.tile} {self.date}..{self.end_date} "
             f"item={self.item_id!r} provider={self.provider!r} href={href})"
+        )
+
+
+def granule_collection(granule: Granule) -> str | None:
+    """The MODIS collection of the granule itself (``"006"``, ``"061"``), from its name."""
+    parsed = parse_granule_id(granule.item_id)
+    return str(parsed["collection"]) if parsed and parsed.get("collection") else None
+
+
+def _collection_version(collection: str) -> str | None:
+    """The MODIS collection a STAC collection id names (``MOD11A1_061``, ``modis-11A1-061``)."""
+    match = re.search(r"(?:^|\D)(\d{3})$", collection)
+    return match.group(1) if match else None
+
+
+def collection_mismatches(granules: Iterable[Granule]) -> dict[tuple[str, str, str], list[str]]:
+    """``{(product, granule collection, STAC collection): item ids}`` of the granules whose own
+    collection (their name's ``.006.``) is not the one their STAC collection is for."""
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for granule in granules:
+        own, filed = granule_collection(granule), _collection_version(granule.collection)
+        if own and filed and own != filed:
+            out.setdefault((granule.product, own, granule.collection), []).append(granule.item_id)
+    return out
+
+
+def warn_collection_mismatch(granules: Iterable[Granule]) -> None:
+    """One :class:`~lstcloud.core.errors.CollectionMismatchWarning` per product and collection
+    for granules filed under another collection (a collection-006 granule under ``_061``)."""
+    for (product, own, filed), items in sorted(collection_mismatches(granules).items()):
+        warnings.warn(
+            CollectionMismatchWarning(
+                f"{len(items)} {product} granule(s) of collection {own} (e.g. {items[0]}) are "
+                f"filed under the STAC collection {filed}: they are ingested as they are, and "
+                "their ingest records name their collection"
+            ),
+            stacklevel=3,
         )
 
 
@@ -353,6 +392,7 @@ def search_granules(
             if key not in best or rank > best[key][0]:
                 best[key] = (rank, granule)
     granules = sorted((g for _, g in best.values()), key=lambda g: (g.date, g.tile, g.product))
+    warn_collection_mismatch(granules)
     if not granules:
         where = f"tiles {sorted(wanted_tiles)}" if wanted_tiles else f"bbox {list(query_bbox)}"
         warnings.warn(

@@ -141,8 +141,31 @@ class ProductInfo:
             lines.append(f"no guide    {day}: {share:.0%} of the tiles had no 250 m NDVI "
                          "(LST interpolated, flag guide_missing)")
         for key, value in self.provenance.items():
-            lines.append(f"{key:<11} {value}")
+            lines.append(f"{key:<11} {_summary(key, value)}")
         return "\n".join(lines)
+
+
+#: Card fields shown in the one-line summary of a model card, in this order.
+_CARD_SUMMARY = ("name", "architecture", "parameters", "passes", "receptive_field_px",
+                 "alignment_px")
+#: Longest provenance value printed whole by ``to_text`` (``to_dict`` / ``--json``: all).
+_LONGEST = 160
+
+
+def _summary(key: str, value: Any) -> str:
+    """A provenance value on one short line: a model card summarised, long values cut."""
+    if isinstance(value, dict) and key.endswith("model_card"):
+        parts = [f"{k} {value[k]}" for k in _CARD_SUMMARY if value.get(k) not in (None, "")]
+        if isinstance(value.get("members"), list):
+            parts.append(f"{len(value['members'])} members")
+        post = value.get("postprocess")
+        if isinstance(post, dict) and post.get("consistency_correction"):
+            parts.append(f"postprocess {post['consistency_correction']}")
+        return "; ".join(parts) + " (full card: lstcloud info --json)"
+    text = value if isinstance(value, str) else json.dumps(value)
+    if len(text) > _LONGEST:
+        return text[: _LONGEST - 30] + f"... ({len(text)} chars: lstcloud info --json)"
+    return text
 
 
 def _ranges(days: tuple[dt.date, ...]) -> str:

@@ -311,3 +311,29 @@ def test_tiles_as_grid_objects_and_a_single_product_name(stac_api):
 
     granules = _search(stac_api.url, products="MYD11A1", tiles=[Tile(19, 4)], end=JUL)
     assert [(g.product, g.tile) for g in granules] == [("MYD11A1", "h19v04")]
+
+
+def test_a_granule_of_another_collection_is_named_and_warned_once() -> None:
+    """Issue 24, item 7: a collection-006 granule filed under MOD11A1_061 said nothing."""
+    import warnings
+
+    from lstcloud.catalog.search import Granule, collection_mismatches, warn_collection_mismatch
+    from lstcloud.core.errors import CollectionMismatchWarning
+
+    def granule(item_id: str, day: int) -> Granule:
+        date = dt.date(2020, 1, day)
+        return Granule(product="MOD11A1", tile="h18v04", date=date, end_date=date,
+                       item_id=item_id, href="x.hdf", provider="lpcloud",
+                       collection="MOD11A1_061")
+
+    old = [granule(f"MOD11A1.A202000{d}.h18v04.006.2020003123456", d) for d in (1, 2)]
+    new = granule("MOD11A1.A2020003.h18v04.061.2020005123456", 3)
+    assert collection_mismatches([new]) == {}
+    assert collection_mismatches([*old, new]) == {
+        ("MOD11A1", "006", "MOD11A1_061"): [g.item_id for g in old]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_collection_mismatch([*old, new])
+    assert len(caught) == 1 and issubclass(caught[0].category, CollectionMismatchWarning)
+    text = str(caught[0].message)
+    assert "2 MOD11A1 granule(s) of collection 006" in text and "MOD11A1_061" in text
