@@ -97,7 +97,14 @@ def write_quicklook(
             (vmin, vmax),
             "K",
         ),
-        (ndvi, f"NDVI 250 m (guide){f' 1/{step}' if step > 1 else ''}", "YlGn", (-0.1, 0.9), ""),
+        (
+            ndvi,
+            f"NDVI 250 m (guide){f' 1/{step}' if step > 1 else ''}"
+            + ("" if np.isfinite(ndvi).any() else "\nmissing that day"),
+            "YlGn",
+            (-0.1, 0.9),
+            "",
+        ),
         (
             out,
             f"LST 250 m ({product.attrs.get('lstcloud_model_name', 'model')})"
