@@ -77,7 +77,7 @@ def test_query_bbox_stats_prints_csv(product, capsys):
 def test_query_bbox_needs_out_or_stats(product, capsys):
     url, _ = product
     assert main(["query", "bbox", "--product", url, "--bbox", "3.0,45.65,3.2,45.8",
-                 "--date", "2024-01-02"]) == 1
+                 "--date", "2024-01-02"]) == 2  # a usage error (issue 24: exit codes)
     assert "--out" in capsys.readouterr().err
 
 
