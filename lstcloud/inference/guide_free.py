@@ -17,8 +17,9 @@ those filled values within :func:`_far_radius`, so that an output pixel reads on
 neighbourhood (a constant far fill would ring into the valid pixels through the corrections).
 
 An output pixel reads its input within :func:`reach_1km` 1 km pixels (16 with the default 3
-steps); ``predict_cube`` keeps at least that much context around every model tile
-(``plan_halo(min_context_1km=...)``), so the result does not depend on the chunking.
+steps); when a day to predict has ``lst_only`` tiles, ``predict_cube`` keeps at least that
+much context around every block (``plan_halo(min_context_1km=...)``), so the result does not
+depend on the chunking.
 """
 
 from __future__ import annotations

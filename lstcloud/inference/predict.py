@@ -440,7 +440,6 @@ def predict_cube(
     t0 = time.perf_counter()
     requested = check_device(device)
     info = _ModelInfo.load(model)
-    plan = _plan(info, tile_1km=tile_1km, batch_size=batch_size)
     ds = open_input_cube(cube_url, storage_options=storage_options)
     grid = _input_grid(ds, cube_url)
     cube_days = {np.datetime64(t, "D"): i for i, t in enumerate(ds["time"].values)}
@@ -474,7 +473,8 @@ def predict_cube(
         product=product,
         grid=grid,
         info=info,
-        plan=plan,
+        plan=_plan(info, tile_1km=tile_1km, batch_size=batch_size,
+                   guide_free=any(inputs[d].lst_only for d in chosen.todo)),
         inputs=inputs,
         retries=retries,
         worker_timeout=worker_timeout,
@@ -497,15 +497,15 @@ def predict_cube(
     )
 
 
-def _plan(info: _ModelInfo, *, tile_1km: int, batch_size: int) -> HaloPlan:
-    """The halo plan of the model, deep enough for the guide-free path too (``lst_only``
-    tiles: chunk-local as well)."""
+def _plan(info: _ModelInfo, *, tile_1km: int, batch_size: int, guide_free: bool) -> HaloPlan:
+    """The halo plan of the model; with ``guide_free`` (a day to predict has ``lst_only``
+    tiles) deep enough for the guide-free path too, so that it is chunk-local as well."""
     return plan_halo(
         info.receptive_field_px,
         align_1km=max(1, info.alignment_px // 4),
         tile_1km=tile_1km,
         batch_size=batch_size,
-        min_context_1km=reach_1km(),
+        min_context_1km=reach_1km() if guide_free else 0,
     )
 
 
