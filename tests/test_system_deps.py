@@ -69,3 +69,22 @@ def test_the_readme_command_started_the_postgis_stac_api() -> None:
     with urllib.request.urlopen(f"{url.rstrip('/')}/collections", timeout=10) as response:
         assert response.status == 200
     assert _missing(Path("/")) == []
+
+
+def test_without_root_or_sudo_it_says_the_one_line_to_run(tmp_path: Path) -> None:
+    """Not root and no password-less sudo: nothing is installed, one line says what to run."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "id").write_text("#!/bin/sh\necho 1000\n")
+    (fake_bin / "sudo").write_text("#!/bin/sh\nexit 1\n")  # asks for a password: refused
+    for name in ("id", "sudo"):
+        (fake_bin / name).chmod(0o755)
+    env = {**os.environ, "LSTCLOUD_SYSROOT": str(tmp_path / "root"),
+           "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", str(SCRIPT), "--install"], env=env, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "[deps] missing system packages; install them, then rerun: "
+        "sudo apt-get install -y kubectl python3-venv postgresql chromium"
+    ]
