@@ -73,6 +73,7 @@ def _cases(tmp: Path) -> list[tuple[list[str], int, str]]:
           "--report", str(tmp / "rep")], 2,
          "not a folder"),
         (["train", "--config", str(tmp / "none.yaml")], 2, "required"),
+        (["demo", "--no-such-option"], 2, "unrecognized arguments"),
     ]
 
 
