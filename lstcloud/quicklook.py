@@ -22,6 +22,19 @@ def _decimate(array: Any, max_px: int) -> tuple[np.ndarray, int]:
     return np.asarray(picked.values), step
 
 
+def _guide_missing_share(product: Any, day: np.datetime64, max_px: int) -> float:
+    """Share of the drawn output pixels flagged ``guide_missing`` (no 250 m guide that day)."""
+    from lstcloud.cube.quality import QualityFlag
+
+    if "lst_250m_quality" not in product:
+        return 0.0
+    flags, _ = _decimate(product["lst_250m_quality"].sel(time=day), max_px)
+    computed = flags != 255
+    if not computed.any():
+        return 0.0
+    return float(((flags & int(QualityFlag.GUIDE_MISSING)) > 0)[computed].mean())
+
+
 def write_quicklook(
     *,
     cube_url: str,
@@ -71,6 +84,7 @@ def write_quicklook(
     lst_1km, step1 = _decimate(cube["lst_day"].sel(time=day), max(1, max_px // 4))
     ndvi, step = _decimate(cube["ndvi"].sel(time=day), max_px)
     out, _ = _decimate(product["lst_250m"].sel(time=day), max_px)
+    unguided = _guide_missing_share(product, day, max_px)
     finite = np.concatenate([a[np.isfinite(a)] for a in (lst_1km, out)])
     vmin, vmax = np.percentile(finite, [2, 98]) if finite.size else (270.0, 320.0)
 
@@ -83,10 +97,18 @@ def write_quicklook(
             (vmin, vmax),
             "K",
         ),
-        (ndvi, f"NDVI 250 m (guide){f' 1/{step}' if step > 1 else ''}", "YlGn", (-0.1, 0.9), ""),
+        (
+            ndvi,
+            f"NDVI 250 m (guide){f' 1/{step}' if step > 1 else ''}"
+            + ("" if np.isfinite(ndvi).any() else "\nmissing that day"),
+            "YlGn",
+            (-0.1, 0.9),
+            "",
+        ),
         (
             out,
-            f"LST 250 m ({product.attrs.get('lstcloud_model_name', 'model')})",
+            f"LST 250 m ({product.attrs.get('lstcloud_model_name', 'model')})"
+            + (f"\n{unguided:.0%} interpolated: no NDVI guide that day" if unguided else ""),
             "inferno",
             (vmin, vmax),
             "K",

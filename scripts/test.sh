@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite, with its real servers: installs what is missing, starts an S3-API server (moto)
+# The test suite, with its real servers: installs what is missing (the system packages of
+# scripts/system_deps.sh with apt, then the virtual environment), starts an S3-API server (moto)
 # and a STAC API with transactions (stac-fastapi-pgstac on a private PostgreSQL + PostGIS cluster)
 # on 127.0.0.1, runs pytest, stops the servers. The rustac STAC API servers and the Dask clusters
 # are started by the tests themselves. Extra arguments go to pytest.
@@ -7,6 +8,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=scripts/system_deps.sh
+source "$ROOT/scripts/system_deps.sh"
+system_deps_install || exit 1
 # shellcheck source=scripts/bootstrap.sh
 source "$ROOT/scripts/bootstrap.sh"
 export LSTCLOUD_SHARED_DATA="${LSTCLOUD_SHARED_DATA:-../shared/data}"

@@ -11,7 +11,8 @@ Everything stops and the folder is removed on :meth:`PgstacServer.stop`.
 exporting ``LSTCLOUD_TEST_STAC_API``); the ``pgstac_api`` fixture uses it, or starts its own.
 A server that cannot start is an error, never a skip.
 
-Needs Debian's ``postgresql`` and ``postgresql-15-postgis-3`` (``.ci/run`` installs them) and the
+Needs Debian's ``postgresql`` and its ``postgresql-NN-postgis-3`` (``bash scripts/test.sh``
+installs them: ``scripts/system_deps.sh``) and the
 test extras ``stac-fastapi-pgstac``, ``pypgstac[psycopg]``, ``uvicorn``.
 """
 
@@ -45,8 +46,8 @@ def _pg_bin() -> Path:
     if found:
         return Path(found).resolve().parent
     raise RuntimeError(
-        "PostgreSQL is not installed (no initdb): "
-        "apt-get install postgresql postgresql-15-postgis-3"
+        "PostgreSQL is not installed (no initdb): run bash scripts/system_deps.sh --install "
+        "(bash scripts/test.sh does) or apt-get install postgresql postgresql-15-postgis-3"
     )
 
 
@@ -83,8 +84,9 @@ class PgstacServer:
         postgis = glob.glob(f"/usr/share/postgresql/{version}/extension/postgis.control")
         if not postgis:
             raise RuntimeError(
-                f"PostGIS for PostgreSQL {version} is not installed: "
-                f"apt-get install postgresql-{version}-postgis-3"
+                f"PostGIS for PostgreSQL {version} is not installed: run bash "
+                f"scripts/system_deps.sh --install (bash scripts/test.sh does) or apt-get "
+                f"install postgresql-{version}-postgis-3"
             )
         self._dir = Path(tempfile.mkdtemp(prefix="lstcloud-pgstac-"))
         if os.geteuid() == 0:

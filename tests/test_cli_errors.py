@@ -93,6 +93,9 @@ def test_the_traceback_comes_back_with_verbose() -> None:
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "EndpointConnectionError" in proc.stderr
     assert SECRET not in proc.stderr
+    # the error's traceback, not the shutdown noise of abandoned coroutines (issue 24, item 5)
+    assert "Exception ignored" not in proc.stderr
+    assert "created in a different Context" not in proc.stderr
 
 
 def _limited(limit: int) -> Callable[[], None]:

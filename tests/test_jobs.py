@@ -126,7 +126,7 @@ def test_cli_check_and_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["run", "--config", str(good), "--date", "2024-07-01", "--check"]) == 0
     assert "valid job for 2024-07-01" in capsys.readouterr().out
     bad = _write(tmp_path, {**GOOD, "device": "gpu"})
-    assert main(["run", "--config", str(bad), "--date", "2024-07-01", "--check"]) == 1
+    assert main(["run", "--config", str(bad), "--date", "2024-07-01", "--check"]) == 2  # usage
     assert "device:" in capsys.readouterr().err
 
 

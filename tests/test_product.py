@@ -56,6 +56,11 @@ def test_template_schema_and_crs(tmp_path: Path) -> None:
     gt = [float(v) for v in ds.spatial_ref.attrs["GeoTransform"].split()]
     assert gt[1] == pytest.approx(231.656358, rel=1e-6) and gt[5] < 0
     assert ds.attrs["complete_days"] == []
+    # a coordinate with plain xarray too, as in the input cube (issue 24, item 7)
+    import xarray as xr
+
+    plain = xr.open_zarr(url)
+    assert "spatial_ref" in plain.coords and "spatial_ref" not in plain.data_vars
 
 
 def test_extend_appends_days_and_keeps_data(tmp_path: Path) -> None:

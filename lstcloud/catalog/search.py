@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,13 @@ from pystac_client.warnings import DoesNotConformTo, NoConformsTo
 from lstcloud.catalog.providers import ProviderProfile, get_provider, parse_granule_id
 from lstcloud.core.backoff import RetryPolicy
 from lstcloud.core.dates import as_date
-from lstcloud.core.errors import CatalogError, ConfigError, LstcloudWarning
+from lstcloud.core.errors import (
+    CatalogError,
+    CatalogUnavailableError,
+    CollectionMismatchWarning,
+    ConfigError,
+    LstcloudWarning,
+)
 from lstcloud.core.redact import redact_text, redact_url
 from lstcloud.grid import EARTH_RADIUS, Tile
 from lstcloud.products import ProductSpec, get_product
@@ -85,6 +92,43 @@ class Granule:
         return (
             f"Granule({self.product} {self.tile} {self.date}..{self.end_date} "
             f"item={self.item_id!r} provider={self.provider!r} href={href})"
+        )
+
+
+def granule_collection(granule: Granule) -> str | None:
+    """The MODIS collection of the granule itself (``"006"``, ``"061"``), from its name."""
+    parsed = parse_granule_id(granule.item_id)
+    return str(parsed["collection"]) if parsed and parsed.get("collection") else None
+
+
+def _collection_version(collection: str) -> str | None:
+    """The MODIS collection a STAC collection id names (``MOD11A1_061``, ``modis-11A1-061``)."""
+    match = re.search(r"(?:^|\D)(\d{3})$", collection)
+    return match.group(1) if match else None
+
+
+def collection_mismatches(granules: Iterable[Granule]) -> dict[tuple[str, str, str], list[str]]:
+    """``{(product, granule collection, STAC collection): item ids}`` of the granules whose own
+    collection (their name's ``.006.``) is not the one their STAC collection is for."""
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for granule in granules:
+        own, filed = granule_collection(granule), _collection_version(granule.collection)
+        if own and filed and own != filed:
+            out.setdefault((granule.product, own, granule.collection), []).append(granule.item_id)
+    return out
+
+
+def warn_collection_mismatch(granules: Iterable[Granule]) -> None:
+    """One :class:`~lstcloud.core.errors.CollectionMismatchWarning` per product and collection
+    for granules filed under another collection (a collection-006 granule under ``_061``)."""
+    for (product, own, filed), items in sorted(collection_mismatches(granules).items()):
+        warnings.warn(
+            CollectionMismatchWarning(
+                f"{len(items)} {product} granule(s) of collection {own} (e.g. {items[0]}) are "
+                f"filed under the STAC collection {filed}: they are ingested as they are, and "
+                "their ingest records name their collection"
+            ),
+            stacklevel=3,
         )
 
 
@@ -154,6 +198,7 @@ class RetryingStacApiIO(StacApiIO):
             jitter=0.1,
             retryable=lambda err: isinstance(err, APIError) and _retryable(err),
             logger=logger.name,
+            level=logging.INFO,  # the final CatalogError says what happened, once
         )
         self.attempts = 0  # requests sent, retries included (for diagnostics and tests)
 
@@ -233,11 +278,17 @@ def _open_client(url: str, io: RetryingStacApiIO, modifier: Callable[[Any], None
 
 def _catalog_error(url: str, err: APIError, io: RetryingStacApiIO) -> CatalogError:
     status = _status(err)
+    attempts = io.max_retries + 1
+    if _retryable(err) and status:  # the server answered, with an error each time
+        kind = "too many requests" if status == 429 else "server error"
+        return CatalogUnavailableError(
+            f"the STAC catalogue {redact_url(url)} answered HTTP {status} ({kind}) "
+            f"{attempts} times"
+        )
     if _retryable(err):
-        what = f"HTTP {status}" if status else _redact_text(str(err))
-        return CatalogError(
-            f"STAC catalogue {redact_url(url)} unreachable after {io.max_retries + 1} attempts: "
-            f"{what}"
+        return CatalogUnavailableError(
+            f"the STAC catalogue {redact_url(url)} was unreachable {attempts} times: "
+            f"{_redact_text(str(err))}"
         )
     return CatalogError(
         f"STAC catalogue {redact_url(url)} rejected the request (HTTP {status}): "
@@ -341,6 +392,7 @@ def search_granules(
             if key not in best or rank > best[key][0]:
                 best[key] = (rank, granule)
     granules = sorted((g for _, g in best.values()), key=lambda g: (g.date, g.tile, g.product))
+    warn_collection_mismatch(granules)
     if not granules:
         where = f"tiles {sorted(wanted_tiles)}" if wanted_tiles else f"bbox {list(query_bbox)}"
         warnings.warn(

@@ -7,7 +7,7 @@ cause a user can act on (connection refused, name not resolved, timeout, access 
 bucket, no credentials, disk full) and names the store of the command it concerns;
 :func:`quiet_async_noise` keeps the garbage of interrupted coroutines ("Exception ignored in
 <coroutine ...>", asyncio's "Task was destroyed but it is pending!") off standard error, unless
-``-v`` asks for it.
+``-vv`` asks for it (``-v`` shows the traceback of the error itself).
 """
 
 from __future__ import annotations
@@ -131,14 +131,15 @@ def explain(exc: BaseException, args: argparse.Namespace) -> str:
 
 
 def quiet_async_noise(verbose: int) -> None:
-    """Keep the noise of abandoned coroutines off standard error unless ``verbose``.
+    """Keep the noise of abandoned coroutines off standard error unless ``-vv``.
 
     After a storage error, coroutines that zarr / s3fs had in flight are garbage-collected and
-    Python prints "Exception ignored in: <coroutine ...>" with a traceback for each, and asyncio
-    logs "Task was destroyed but it is pending!": nothing the user can act on after the real
-    error. They go to the debug log instead.
+    Python prints "Exception ignored in: <coroutine ...>" with a traceback for each (aiobotocore's
+    "<Token ...> was created in a different Context", about 100 lines), and asyncio logs "Task
+    was destroyed but it is pending!": nothing the user can act on after the real error, whose
+    traceback ``-v`` shows. They go to the debug log instead (``-vv`` shows everything).
     """
-    if verbose:
+    if verbose >= 2:
         return
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 

@@ -16,8 +16,10 @@ from collections.abc import Sequence
 
 from lstcloud import __version__
 from lstcloud.cli import catalog, demo, evaluate, info, ingest, predict, query, run, train
+from lstcloud.cli.exits import RUNTIME_ERROR, USAGE_ERROR, add_epilogs
 from lstcloud.cli.failure import explain, quiet_async_noise
-from lstcloud.core.errors import LstcloudError
+from lstcloud.core import notices
+from lstcloud.core.errors import ConfigError, LstcloudError
 
 #: The command modules, in the order ``lstcloud --help`` lists them.
 COMMAND_MODULES = (demo, ingest, train, predict, run, evaluate, query, info, catalog)
@@ -34,11 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    add_epilogs(parser)  # the same exit codes, listed in every command's --help
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    notices.install()  # every warning: one plain line, once per run
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -53,20 +57,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return USAGE_ERROR
     quiet_async_noise(args.verbose)
     try:
         result = args.func(args)
+    except ConfigError as exc:  # a bad argument, config file or model: the user's to fix
+        if args.verbose:
+            traceback.print_exc()
+        print(f"lstcloud {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return USAGE_ERROR
     except LstcloudError as exc:
         if args.verbose:
             traceback.print_exc()
         print(f"lstcloud {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return RUNTIME_ERROR
     except Exception as exc:  # unforeseen (a dead store ...): one line, the traceback on -v
         if args.verbose:
             traceback.print_exc()
         print(f"lstcloud {args.command}: error: {explain(exc, args)}", file=sys.stderr)
-        return 1
+        return RUNTIME_ERROR
     return int(result or 0)
 
 

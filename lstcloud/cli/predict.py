@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
                     "missing": [[d.isoformat(), r] for d, r in summary.missing],
                     "incomplete": [[d.isoformat(), r] for d, r in summary.incomplete],
                     "errors": list(summary.errors),
+                    "without_guide": {d.isoformat(): list(t) for d, t in summary.without_guide},
                     "devices": summary.devices,
                     "pixels_250m": summary.pixels_250m,
                     "halo_share": summary.halo_share,

@@ -108,6 +108,9 @@ class RetryPolicy:
         Which errors are retried; default :func:`default_retryable`.
     logger
         Name of the logger that reports each retry (the caller's module, say).
+    level
+        Logging level of those reports (``logging.INFO`` where the final outcome is reported
+        anyway, so the default output says it once).
     """
 
     attempts: int = 4
@@ -116,6 +119,7 @@ class RetryPolicy:
     jitter: float = 0.0
     retryable: Callable[[BaseException], bool] = default_retryable
     logger: str = __name__
+    level: int = logging.WARNING
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (0-based)."""
@@ -141,7 +145,8 @@ class RetryPolicy:
                     return Attempts(error=exc, attempts=attempt, retried=tuple(retried))
                 delay = self.delay(attempt - 1)
                 text = redact_text(f"{type(exc).__name__}: {exc}")
-                logging.getLogger(self.logger).warning(
+                logging.getLogger(self.logger).log(
+                    self.level,
                     "%s: transient error (%s), retry %d/%d in %.2f s",
                     what,
                     redact_text(str(exc), limit=300),

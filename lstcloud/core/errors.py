@@ -4,12 +4,15 @@ from __future__ import annotations
 
 __all__ = [
     "CatalogError",
+    "CatalogUnavailableError",
+    "CollectionMismatchWarning",
     "ConfigError",
     "CubeError",
     "GranuleReadError",
     "LstcloudError",
     "LstcloudWarning",
     "MissingAssetError",
+    "ModelCardWarning",
     "TransientError",
 ]
 
@@ -24,6 +27,11 @@ class TransientError(LstcloudError):
 
 class CatalogError(LstcloudError):
     """A STAC catalogue could not be searched; the message names the URL."""
+
+
+class CatalogUnavailableError(CatalogError):
+    """The catalogue as a whole failed (unreachable, or HTTP 5xx / 429 on every retry): no
+    other search of the same run can succeed, so none is tried."""
 
 
 class GranuleReadError(LstcloudError):
@@ -44,3 +52,12 @@ class ConfigError(LstcloudError, ValueError):
 
 class LstcloudWarning(UserWarning):
     """Base class of lstcloud's warnings."""
+
+
+class ModelCardWarning(LstcloudWarning):
+    """A model card claims something the model contradicts (e.g. too small a receptive
+    field); lstcloud uses what it measured."""
+
+
+class CollectionMismatchWarning(LstcloudWarning):
+    """A granule's collection (e.g. 006) differs from the product's (061)."""

@@ -28,6 +28,9 @@ _OUR_RECORDS = (
     "Object at _lstcloud is not recognized",
     # the cube creator's record, _lstcloud/writer/creator.json (lstcloud.cube.writer)
     "Object at writer is not recognized",
+    # the ingest records (_lstcloud/status) and the product's day markers (_lstcloud/days)
+    "Object at status is not recognized",
+    "Object at days is not recognized",
 )
 _QUIET = ("Consolidated metadata is currently not part", *_OUR_RECORDS)
 

@@ -192,7 +192,7 @@ def _write_template(
             dtype=dtype,
             fill_value=fill,
             dimension_names=["time", "y", "x"],
-            attributes={**attrs, "grid_mapping": "spatial_ref"},
+            attributes={**attrs, "grid_mapping": "spatial_ref", "coordinates": "spatial_ref"},
         )
     time = group.create_array(
         "time",

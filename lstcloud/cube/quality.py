@@ -20,6 +20,10 @@ value  name                meaning
                            cube's outer boundary: beyond it there is no input, the model saw
                            the edge values replicated, and the output differs from what a
                            larger cube would give (by kelvins within a few pixels)
+32     guide_missing       the day's 250 m guide (NDVI granule) is missing for the tile (ingest
+                           state ``lst_only``): ``lst_250m`` is the 1 km LST interpolated
+                           (bicubic, 1 km means kept), not super-resolved; the NDVI flags
+                           (2, 4) are not set there and ``near_invalid`` looks at the LST only
 255    not_computed        fill value: the day/pixel was never predicted
 =====  ==================  ===================================================================
 """
@@ -28,7 +32,15 @@ from __future__ import annotations
 
 from enum import IntFlag
 
-__all__ = ["FLAG_MEANINGS", "LOW_NDVI", "NEAR_PX", "NOT_COMPUTED", "QualityFlag", "quality_attrs"]
+__all__ = [
+    "FLAG_MEANINGS",
+    "LOW_NDVI",
+    "NEAR_PX",
+    "NOT_COMPUTED",
+    "QualityFlag",
+    "flag_names",
+    "quality_attrs",
+]
 
 LOW_NDVI = 0.1
 NEAR_PX = 4
@@ -44,16 +56,26 @@ class QualityFlag(IntFlag):
     LOW_CONFIDENCE = 4
     NEAR_INVALID = 8
     REGION_EDGE = 16
+    GUIDE_MISSING = 32
 
 
-FLAG_MEANINGS = "lst_missing ndvi_missing low_confidence near_invalid region_edge"
+FLAG_MEANINGS = "lst_missing ndvi_missing low_confidence near_invalid region_edge guide_missing"
+
+
+def flag_names(value: int) -> str:
+    """The names of the bits set in a flag value, joined by ``+`` (``ok``, ``not_computed``)."""
+    value = int(value)
+    if value == NOT_COMPUTED:
+        return "not_computed"
+    names = [str(flag.name).lower() for flag in QualityFlag if flag and value & flag]
+    return "+".join(names) or "ok"
 
 
 def quality_attrs() -> dict[str, object]:
     """CF attributes of the quality variable."""
     return {
         "long_name": "quality flags of the 250 m land surface temperature",
-        "flag_masks": [1, 2, 4, 8, 16],
+        "flag_masks": [int(flag) for flag in QualityFlag if flag],
         "flag_meanings": FLAG_MEANINGS,
         "comment": (
             "0 = ok; 1 = 1 km LST input missing (lst_250m is NaN); 2 = 250 m NDVI missing; "
@@ -61,6 +83,8 @@ def quality_attrs() -> dict[str, object]:
             f"8 = an invalid input within {NEAR_PX} px (cloud edge, coast); "
             "16 = within the model's receptive field of the cube's outer boundary (input padded "
             "there: values differ from a larger cube's); "
+            "32 = no 250 m NDVI guide that day for the tile (lst_250m interpolated from the "
+            "1 km LST, 1 km means kept); "
             f"{NOT_COMPUTED} = not computed"
         ),
     }

@@ -28,6 +28,7 @@ import dask.array as da
 import numpy as np
 
 from lstcloud.errors import CubeError
+from lstcloud.inference.guide_free import guide_free_250m
 from lstcloud.inference.plugin import get_model
 from lstcloud.inference.precision import autocast
 from lstcloud.inference.quality import NEAR_PX, QualityFlag, quality_flags, region_edge_mask
@@ -84,6 +85,7 @@ def plan_halo(
     align_1km: int = 2,
     tile_1km: int = 320,
     batch_size: int = 2,
+    min_context_1km: int = 0,
 ) -> HaloPlan:
     """Plan the halo for a model with ``receptive_field_px`` (250 m pixels).
 
@@ -99,12 +101,15 @@ def plan_halo(
         Largest tile core in 1 km pixels (memory per model call grows with its square).
     batch_size
         Tiles per model call.
+    min_context_1km
+        Least context (1 km pixels), e.g. the guide-free path's reach
+        (:func:`lstcloud.inference.guide_free.reach_1km`).
     """
     if receptive_field_px < 0:
         raise ValueError(f"receptive_field_px must be >= 0, got {receptive_field_px}")
     if align_1km < 1 or tile_1km < align_1km or batch_size < 1:
         raise ValueError("align_1km >= 1, tile_1km >= align_1km and batch_size >= 1 required")
-    context = math.ceil(receptive_field_px / 4) + max(0, margin_1km)
+    context = max(math.ceil(receptive_field_px / 4) + max(0, margin_1km), min_context_1km)
     context = -(-context // align_1km) * align_1km
     return HaloPlan(
         receptive_field_px=int(receptive_field_px),
@@ -261,9 +266,15 @@ def _run_model(
 
 
 def _block_window(
-    lst: np.ndarray, ndvi: np.ndarray, block_info: dict, plan: HaloPlan
-) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice], tuple[int, int]]:
-    """Pad a map_overlap block to the full depth on array-edge sides; locate its core."""
+    lst: np.ndarray,
+    ndvi: np.ndarray,
+    block_info: dict,
+    plan: HaloPlan,
+    guide_missing: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice], tuple[int, int], np.ndarray | None]:
+    """Pad a map_overlap block to the full depth on array-edge sides; locate its core.
+
+    ``guide_missing`` (1 km, like ``lst``) is padded the same way; returned last (or None)."""
     info = block_info[None]  # the output's (its leading axis, if any, is the spread's)
     (y0, y1), (x0, x1) = info["array-location"][-2:]
     ny, nx = info["shape"][-2:]
@@ -273,8 +284,11 @@ def _block_window(
     pad_bottom = d if y1 == ny else 0
     pad_left = d if x0 == 0 else 0
     pad_right = d if x1 == nx else 0
-    lst = _pad_edges(lst, ((pad_top, pad_bottom), (pad_left, pad_right)))
+    pads = ((pad_top, pad_bottom), (pad_left, pad_right))
+    lst = _pad_edges(lst, pads)
     ndvi = _pad_edges(ndvi, ((4 * pad_top, 4 * pad_bottom), (4 * pad_left, 4 * pad_right)))
+    if guide_missing is not None:
+        guide_missing = _pad_edges(np.asarray(guide_missing, dtype=bool), pads)
     if lst.shape != (y1 - y0 + 2 * d, x1 - x0 + 2 * d) or ndvi.shape != tuple(
         4 * s for s in lst.shape
     ):
@@ -283,27 +297,53 @@ def _block_window(
             "the 1 km and 250 m chunks are not aligned"
         )
     core = (slice(d, d + y1 - y0), slice(d, d + x1 - x0))
-    return lst, ndvi, core, (y0 - d, x0 - d)
+    return lst, ndvi, core, (y0 - d, x0 - d), guide_missing
 
 
 def _predict_block(
-    lst: np.ndarray, ndvi: np.ndarray, *, model_key: str, plan: HaloPlan, block_info: dict,
-    spread: bool = False,
+    lst: np.ndarray, ndvi: np.ndarray, *guide: np.ndarray, model_key: str, plan: HaloPlan,
+    block_info: dict, spread: bool = False,
 ) -> np.ndarray:
-    lst, ndvi, core, origin = _block_window(lst, ndvi, block_info, plan)
-    model = get_model(model_key)
-    return predict_tiles(model, lst, ndvi, core_1km=core, origin_1km=origin, plan=plan,
-                         spread=spread)
+    lst, ndvi, core, origin, missing = _block_window(
+        lst, ndvi, block_info, plan, guide[0] if guide else None
+    )
+    if missing is None or not missing.any():
+        model = get_model(model_key)
+        return predict_tiles(model, lst, ndvi, core_1km=core, origin_1km=origin, plan=plan,
+                             spread=spread)
+    # no guide there: the model sees no LST (as for a cloud), the interpolation fills it in
+    guided_lst = np.where(missing, np.float32(np.nan), lst)
+    if np.isfinite(guided_lst[core]).any():
+        out = predict_tiles(get_model(model_key), guided_lst, ndvi, core_1km=core,
+                            origin_1km=origin, plan=plan, spread=spread)
+    else:
+        size = tuple(4 * (c.stop - c.start) for c in core)
+        out = np.full((2, *size) if spread else size, np.nan, dtype=np.float32)
+    interpolated = guide_free_250m(lst)[4 * core[0].start : 4 * core[0].stop,
+                                        4 * core[1].start : 4 * core[1].stop]
+    here = np.repeat(np.repeat(missing[core], 4, axis=0), 4, axis=1)
+    if spread:  # the interpolation has no ensemble: no spread
+        out[0][here] = interpolated[here]
+        out[1][here] = np.nan
+    else:
+        out[here] = interpolated[here]
+    return out
 
 
 def _quality_block(
-    lst: np.ndarray, ndvi: np.ndarray, *, plan: HaloPlan, block_info: dict
+    lst: np.ndarray, ndvi: np.ndarray, *guide: np.ndarray, plan: HaloPlan, block_info: dict
 ) -> np.ndarray:
-    lst, ndvi, (sy, sx), _ = _block_window(lst, ndvi, block_info, plan)
+    lst, ndvi, (sy, sx), _, missing = _block_window(
+        lst, ndvi, block_info, plan, guide[0] if guide else None
+    )
     # the flags reach NEAR_PX (250 m) around a pixel: the core plus that much context suffices
     m = min(-(-NEAR_PX // 4), sy.start, sx.start)
     y0, y1, x0, x1 = sy.start - m, sy.stop + m, sx.start - m, sx.stop + m
-    flags = quality_flags(lst[y0:y1, x0:x1], ndvi[4 * y0 : 4 * y1, 4 * x0 : 4 * x1])
+    flags = quality_flags(
+        lst[y0:y1, x0:x1],
+        ndvi[4 * y0 : 4 * y1, 4 * x0 : 4 * x1],
+        guide_missing=None if missing is None else missing[y0:y1, x0:x1],
+    )
     if m:
         flags = flags[4 * m : -4 * m, 4 * m : -4 * m]
     # beyond the array edge there is no input: the model saw replicated values there
@@ -353,6 +393,7 @@ def super_resolve(
     plan: HaloPlan,
     resources: dict[str, float] | None = None,
     spread: bool = False,
+    guide_missing: da.Array | None = None,
 ) -> tuple[da.Array, ...]:
     """Lazily super-resolve one day: 1 km LST (y, x) + 250 m NDVI (4y, 4x) -> 250 m LST.
 
@@ -372,6 +413,11 @@ def super_resolve(
         the quality layer is not restricted.
     spread
         Also the model's per-pixel spread (an ensemble; the same model tasks compute both).
+    guide_missing
+        Dask array (y, x) bool, True where the day has no 250 m guide (``lst_only`` tiles):
+        there the 250 m LST is the guide-free interpolation
+        (:func:`~lstcloud.inference.guide_free.guide_free_250m`), the spread NaN, and the
+        quality flag ``guide_missing``. ``None``: the guide is there everywhere.
 
     Returns
     -------
@@ -384,9 +430,12 @@ def super_resolve(
         lst_1km.astype(np.float32, copy=False), ndvi_250m.astype(np.float32, copy=False), plan
     )
     d1, d250 = plan.depth_1km, plan.depth_250m
+    arrays = [lst_1km, ndvi_250m]
+    if guide_missing is not None:
+        arrays.append(guide_missing.astype(bool).rechunk(lst_1km.chunks))
     common = {
-        "depth": [{0: d1, 1: d1}, {0: d250, 1: d250}],
-        "boundary": ["none", "none"],
+        "depth": [{0: d1, 1: d1}, {0: d250, 1: d250}, {0: d1, 1: d1}][: len(arrays)],
+        "boundary": ["none"] * len(arrays),
         "trim": False,
         "align_arrays": False,
         "allow_rechunk": False,
@@ -400,8 +449,7 @@ def super_resolve(
     with pin:
         predicted = da.map_overlap(
             _predict_block,
-            lst_1km,
-            ndvi_250m,
+            *arrays,
             dtype=np.float32,
             meta=np.empty((0,) * (3 if spread else 2), np.float32),
             token="lstcloud-predict-spread" if spread else "lstcloud-predict",
@@ -411,8 +459,7 @@ def super_resolve(
         )
     quality = da.map_overlap(
         _quality_block,
-        lst_1km,
-        ndvi_250m,
+        *arrays,
         dtype=np.uint8,
         meta=np.empty((0, 0), np.uint8),
         token="lstcloud-quality",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from distributed import WorkerPlugin
 
+from lstcloud.core.notices import hushed
 from lstcloud.errors import ConfigError, LstcloudError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -332,7 +333,10 @@ class ModelPlugin(WorkerPlugin):
             from lstcloud.inference.precision import configure_cuda, worker_precision
 
             precision = configure_cuda(worker_precision())
-        loaded = load_model_for(self.model, device)
+        with hushed() as heard:  # the main process loaded it first and said its warnings
+            loaded = load_model_for(self.model, device)
+        for warning in heard:
+            log.debug("%s: while loading the model: %s", where, warning.message)
         with _LOCK:
             _MODELS[self.key] = loaded
             _LOADS[self.key] = _LOADS.get(self.key, 0) + 1

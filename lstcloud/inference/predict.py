@@ -45,6 +45,7 @@ from lstcloud.cube.status import read_status
 from lstcloud.cube.store import open_input_cube
 from lstcloud.grid import SINUSOIDAL_WKT
 from lstcloud.inference.adapt import adapt_for_day
+from lstcloud.inference.guide_free import reach_1km
 from lstcloud.inference.halo import HaloPlan, align_inputs, halo_share, plan_halo, super_resolve
 from lstcloud.inference.identity import behaviour_fields, model_identity
 from lstcloud.inference.plugin import (
@@ -97,6 +98,9 @@ class PredictSummary:
     errors
         Store errors of the run's bookkeeping (e.g. the ``complete_days`` attribute could not
         be updated: the day markers stay the truth).
+    without_guide
+        ``(day, tiles)`` for written days some of whose tiles had no 250 m guide (``lst_only``):
+        their LST is interpolated there and flagged ``guide_missing``.
     """
 
     product_url: str
@@ -110,6 +114,7 @@ class PredictSummary:
     halo_share: float = 0.0
     seconds: float = 0.0
     errors: tuple[str, ...] = ()
+    without_guide: tuple[tuple[dt.date, tuple[str, ...]], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -130,6 +135,11 @@ class PredictSummary:
         if self.devices:
             used = ", ".join(f"{d} x{n}" for d, n in sorted(self.devices.items()))
             lines.append(f"devices   {used} worker(s)")
+        for day, tiles in self.without_guide:
+            lines.append(
+                f"no guide  {day}: tile(s) {', '.join(tiles)} had no 250 m NDVI; their LST is "
+                "interpolated from 1 km, flagged guide_missing"
+            )
         for day, reason in self.incomplete:
             lines.append(f"skipped   {day}: {reason}")
         for day, reason in self.missing:
@@ -314,6 +324,21 @@ def input_states(
     return {day: day_input_state(day, tiles, records, where=where) for day in days}
 
 
+def guide_missing_mask(
+    ds: xr.Dataset, tiles: tuple[str, ...], chunks: tuple[tuple[int, ...], ...]
+) -> da.Array:
+    """(y, x) 1 km bool array, True over ``tiles`` (the day's ``lst_only`` tiles: no guide)."""
+    from lstcloud.grid import CubeGrid
+
+    names = [t.strip() for t in str(ds.attrs.get("lstcloud_tiles", "")).split(",")]
+    grid = CubeGrid([t for t in names if t])
+    mask = da.zeros(tuple(sum(c) for c in chunks), chunks=chunks, dtype=bool)
+    for tile in tiles:
+        sy, sx = grid.tile_slices(tile, "1km")
+        mask[sy, sx] = True
+    return mask
+
+
 def _day_graph(
     ds: xr.Dataset,
     ti: int,
@@ -324,24 +349,18 @@ def _day_graph(
     region: tuple[slice, slice, slice],
     product_chunks: tuple[int, int],
     resources: dict[str, float] | None = None,
-    blank_tiles: tuple[str, ...] = (),
+    tiles_without_guide: tuple[str, ...] = (),
 ) -> tuple[Any, int]:
     lst = ds["lst_day"].data[ti]
     ndvi = ds["ndvi"].data[ti]
     if not isinstance(lst, da.Array):
         lst, ndvi = da.asarray(lst), da.asarray(ndvi)
-    if blank_tiles:  # lst_only tiles: LST without its 250 m guide is not predicted (NaN)
-        from lstcloud.grid import CubeGrid
-
-        tiles = [t.strip() for t in str(ds.attrs.get("lstcloud_tiles", "")).split(",")]
-        grid = CubeGrid([t for t in tiles if t])
-        lst = lst.copy()
-        for tile in blank_tiles:
-            sy, sx = grid.tile_slices(tile, "1km")
-            lst[sy, sx] = np.nan
+    guide = None
+    if tiles_without_guide:  # lst_only tiles: interpolated, flagged guide_missing
+        guide = guide_missing_mask(ds, tiles_without_guide, lst.chunks)
     # the product of an ensemble also holds its spread (a third target)
     layers = super_resolve(lst, ndvi, model_key=key, plan=plan, resources=resources,
-                           spread=len(targets) > 2)
+                           spread=len(targets) > 2, guide_missing=guide)
     out = layers[0]
     want = tuple(
         tuple(min(c, n - o) for o in range(0, n, c))
@@ -421,12 +440,6 @@ def predict_cube(
     t0 = time.perf_counter()
     requested = check_device(device)
     info = _ModelInfo.load(model)
-    plan = plan_halo(
-        info.receptive_field_px,
-        align_1km=max(1, info.alignment_px // 4),
-        tile_1km=tile_1km,
-        batch_size=batch_size,
-    )
     ds = open_input_cube(cube_url, storage_options=storage_options)
     grid = _input_grid(ds, cube_url)
     cube_days = {np.datetime64(t, "D"): i for i, t in enumerate(ds["time"].values)}
@@ -460,7 +473,8 @@ def predict_cube(
         product=product,
         grid=grid,
         info=info,
-        plan=plan,
+        plan=_plan(info, tile_1km=tile_1km, batch_size=batch_size,
+                   guide_free=any(inputs[d].lst_only for d in chosen.todo)),
         inputs=inputs,
         retries=retries,
         worker_timeout=worker_timeout,
@@ -478,6 +492,20 @@ def predict_cube(
         halo_share=ran.halo_share,
         seconds=time.perf_counter() - t0,
         errors=errors,
+        without_guide=tuple((d, inputs[d].lst_only) for d in sorted(ran.written)
+                            if inputs[d].lst_only),
+    )
+
+
+def _plan(info: _ModelInfo, *, tile_1km: int, batch_size: int, guide_free: bool) -> HaloPlan:
+    """The halo plan of the model; with ``guide_free`` (a day to predict has ``lst_only``
+    tiles) deep enough for the guide-free path too, so that it is chunk-local as well."""
+    return plan_halo(
+        info.receptive_field_px,
+        align_1km=max(1, info.alignment_px // 4),
+        tile_1km=tile_1km,
+        batch_size=batch_size,
+        min_context_1km=reach_1km() if guide_free else 0,
     )
 
 
@@ -639,7 +667,7 @@ class _PredictJob:
                 region=self.product.region(day),
                 product_chunks=self.grid.chunks,
                 resources=resources,
-                blank_tiles=self.inputs[day].lst_only,
+                tiles_without_guide=self.inputs[day].lst_only,
             )
             for day in todo
         }
@@ -677,6 +705,11 @@ class _PredictJob:
             for fut in futures:
                 fut.release()
 
+    def _guide_share(self, day: dt.date) -> float:
+        """Share of the cube's tiles whose 250 m guide was missing that day."""
+        tiles = [t for t in str(self.ds.attrs.get("lstcloud_tiles", "")).split(",") if t.strip()]
+        return round(len(self.inputs[day].lst_only) / len(tiles), 4) if tiles else 0.0
+
     def _marker(self, day: dt.date, devices: dict[str, int]) -> dict[str, Any]:
         return {
             "model_name": self.info.name,
@@ -688,5 +721,7 @@ class _PredictJob:
             "devices": devices,
             "input_status": self.inputs[day].digest,
             "tiles_without_input": list(self.inputs[day].no_input),
+            "tiles_without_guide": list(self.inputs[day].lst_only),
+            "guide_missing_share": self._guide_share(day),
             "adaptation": self.adapted.get(day),
         }

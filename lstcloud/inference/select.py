@@ -35,10 +35,11 @@ class InputState:
         product's day marker: when it changes (a ``no_input`` tile got its granule, a tile was
         re-ingested), the day is predicted again.
     no_input
-        Tiles without a 250 m input that day (``no_input`` or ``lst_only``: their product
-        pixels are NaN, flagged missing).
+        Tiles without any input that day (``no_input``: their product pixels are NaN,
+        flagged ``lst_missing``).
     lst_only
-        Tiles whose LST was ingested without its NDVI (``lst_only``): blanked before the model.
+        Tiles whose LST was ingested without its NDVI (``lst_only``): their 250 m LST is
+        interpolated without a guide and flagged ``guide_missing``.
     """
 
     ready: bool
@@ -69,7 +70,7 @@ def day_input_state(
         state = "missing" if record is None else str(record.state)
         items = sorted(str(i) for i in (record.items if record is not None else ()))
         digest.update(json.dumps([tile, state, items]).encode())
-        if state in ("no_input", "lst_only"):  # no 250 m input: no 250 m output
+        if state == "no_input":  # no input: no output
             no_input.append(tile)
         if state == "lst_only":
             lst_only.append(tile)

@@ -23,7 +23,7 @@ from lstcloud.catalog import Granule, search_granules
 from lstcloud.cluster import client_context
 from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.core.dates import day_range, parse_window
-from lstcloud.core.errors import CatalogError
+from lstcloud.core.errors import CatalogError, CatalogUnavailableError
 from lstcloud.core.redact import redact_url
 from lstcloud.core.storage import default_storage_options
 from lstcloud.cube.status import TileDayStatus, read_status
@@ -74,8 +74,13 @@ def search_window(
                     sign=False,  # signed on the worker just before reading
                 )
             )
+        except CatalogUnavailableError as exc:  # the whole catalogue: no other search can work
+            rest = [s.name for s in specs.values() if s.name not in errors]
+            errors.update(dict.fromkeys(rest, str(exc)))
+            log.info("catalogue search for %s failed: %s", ", ".join(rest), exc)
+            break
         except CatalogError as exc:
-            log.error("catalogue search for %s failed: %s", spec.name, exc)
+            log.info("catalogue search for %s failed: %s", spec.name, exc)
             errors[spec.name] = str(exc)
     return granules, errors
 
@@ -277,10 +282,13 @@ class _TaskRunner:
         outcomes: list[TileDayOutcome] = []
         runnable: list[TileDayTask] = []
         for task in tasks:
+            failed: dict[str, list[str]] = {}  # one reason per error, naming its products
+            for product in dict.fromkeys(task.products.values()):
+                if product in search_errors:
+                    failed.setdefault(search_errors[product], []).append(product)
             why = [
-                f"catalogue search for {product} failed: {search_errors[product]}"
-                for product in dict.fromkeys(task.products.values())
-                if product in search_errors
+                f"catalogue search for {', '.join(products)} failed: {error}"
+                for error, products in failed.items()
             ]
             if why:
                 outcomes.append(self.record_search_failure(task, why))

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lstcloud.catalog.providers import parse_granule_id
 from lstcloud.core.backoff import RetryPolicy, RetryTally
 from lstcloud.core.errors import GranuleReadError, LstcloudError, MissingAssetError
 from lstcloud.core.redact import redact_url
@@ -208,6 +209,16 @@ def _groups(task: TileDayTask) -> list[list[str]]:
     return list(groups.values())
 
 
+def _collections(item_ids: Any) -> dict[str, str]:
+    """``{item id: MODIS collection}`` of the granules used (from their names)."""
+    out = {}
+    for item in item_ids or ():
+        parsed = parse_granule_id(str(item))
+        if parsed and parsed.get("collection"):
+            out[str(item)] = str(parsed["collection"])
+    return out
+
+
 def _reason(exc: BaseException, item_id: str) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if item_id in text else f"{text} (item {item_id})"
@@ -370,6 +381,8 @@ class _TileDayRun:
             "attempts": result.attempts,
             "retries": list(result.retries),
             "seconds": round(result.seconds, 3),
+            # each granule's own collection (a 006 granule may be filed under a 061 collection)
+            "collections": _collections(result.items),
         }
         if self.apply_qc and result.state in ("complete", "empty", "lst_only"):
             extra["qc_policy"] = {

@@ -343,6 +343,8 @@ def item_dict(
             properties[f"lstcloud:{key}"] = value
     if day_digest:
         properties["lstcloud:day_digest"] = day_digest
+    # share of the day's tiles without a 250 m guide (LST interpolated, flag guide_missing)
+    properties["lstcloud:guide_missing_share"] = float(info.without_guide.get(day, 0.0))
     item_assets: dict[str, Any] = {
         name: _variable_asset(info, asset, day) for name, asset in (assets or {}).items()
     }

@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from lstcloud.core.errors import ConfigError
+from lstcloud.cube.quality import flag_names
 from lstcloud.query._dataset import LST_VAR, QUALITY_VAR, product_crs
 
 __all__ = [
@@ -26,8 +27,9 @@ __all__ = [
 
 
 def series_records(series: xr.Dataset) -> list[dict[str, Any]]:
-    """One ``{"date", "lst_k", "quality", "complete"}`` record per day of a
-    :func:`point_series` result.
+    """One ``{"date", "lst_k", "quality", "flags", "complete"}`` record per day of a
+    :func:`point_series` result (``flags``: the names of the quality bits set, e.g.
+    ``guide_missing+near_invalid``; :func:`lstcloud.cube.quality.flag_names`).
 
     ``complete`` is False for a day without its completion marker (still being written,
     interrupted, never predicted: its value is not data, whatever its quality flag says);
@@ -45,13 +47,14 @@ def series_records(series: xr.Dataset) -> list[dict[str, Any]]:
         }
         if quality is not None:
             record["quality"] = int(quality[i])
+            record["flags"] = flag_names(int(quality[i]))
         record["complete"] = None if complete is None else bool(complete[i])
         records.append(record)
     return records
 
 
 def series_to_csv(series: xr.Dataset, path: str | Path | None = None) -> str:
-    """CSV of a point series (``date,lst_k,quality,complete``; empty ``lst_k`` where invalid;
+    """CSV of a point series (``date,lst_k,quality,flags,complete``; empty ``lst_k`` where invalid;
     ``complete`` is ``true``/``false``, empty when the product does not list its days).
 
     Plain CSV (no comment lines, so ``pandas.read_csv`` reads it as is); the pixel's location
@@ -59,7 +62,8 @@ def series_to_csv(series: xr.Dataset, path: str | Path | None = None) -> str:
     ``path`` when given.
     """
     records = series_records(series)
-    columns = ["date", "lst_k", *(["quality"] if QUALITY_VAR in series else []), "complete"]
+    quality = ["quality", "flags"] if QUALITY_VAR in series else []
+    columns = ["date", "lst_k", *quality, "complete"]
     buf = io.StringIO()
     buf.write(",".join(columns) + "\n")
     for record in records:

@@ -80,6 +80,9 @@ class ProductInfo:
         Model id and hash, input cube, software version ... from the cube's attributes.
     variables
         Data variables of the cube.
+    without_guide
+        ``{day: share}`` for complete days some of whose tiles had no 250 m guide (NDVI):
+        the share of the cube's tiles whose LST is interpolated there (flag ``guide_missing``).
     """
 
     url: str
@@ -94,6 +97,7 @@ class ProductInfo:
     missing_days: tuple[dt.date, ...]
     provenance: dict[str, Any]
     variables: tuple[str, ...]
+    without_guide: dict[dt.date, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (dates as ISO strings)."""
@@ -110,6 +114,7 @@ class ProductInfo:
             "complete_days": [d.isoformat() for d in self.complete_days],
             "missing_days": [d.isoformat() for d in self.missing_days],
             "provenance": self.provenance,
+            "without_guide": {d.isoformat(): v for d, v in sorted(self.without_guide.items())},
         }
 
     def to_text(self) -> str:
@@ -132,9 +137,35 @@ class ProductInfo:
             lines.append("time axis   empty")
         lines.append(f"complete    {len(self.complete_days)} day(s) {_ranges(self.complete_days)}")
         lines.append(f"missing     {len(self.missing_days)} day(s) {_ranges(self.missing_days)}")
+        for day, share in sorted(self.without_guide.items()):
+            lines.append(f"no guide    {day}: {share:.0%} of the tiles had no 250 m NDVI "
+                         "(LST interpolated, flag guide_missing)")
         for key, value in self.provenance.items():
-            lines.append(f"{key:<11} {value}")
+            lines.append(f"{key:<11} {_summary(key, value)}")
         return "\n".join(lines)
+
+
+#: Card fields shown in the one-line summary of a model card, in this order.
+_CARD_SUMMARY = ("name", "architecture", "parameters", "passes", "receptive_field_px",
+                 "alignment_px")
+#: Longest provenance value printed whole by ``to_text`` (``to_dict`` / ``--json``: all).
+_LONGEST = 160
+
+
+def _summary(key: str, value: Any) -> str:
+    """A provenance value on one short line: a model card summarised, long values cut."""
+    if isinstance(value, dict) and key.endswith("model_card"):
+        parts = [f"{k} {value[k]}" for k in _CARD_SUMMARY if value.get(k) not in (None, "")]
+        if isinstance(value.get("members"), list):
+            parts.append(f"{len(value['members'])} members")
+        post = value.get("postprocess")
+        if isinstance(post, dict) and post.get("consistency_correction"):
+            parts.append(f"postprocess {post['consistency_correction']}")
+        return "; ".join(parts) + " (full card: lstcloud info --json)"
+    text = value if isinstance(value, str) else json.dumps(value)
+    if len(text) > _LONGEST:
+        return text[: _LONGEST - 30] + f"... ({len(text)} chars: lstcloud info --json)"
+    return text
 
 
 def _ranges(days: tuple[dt.date, ...]) -> str:
@@ -283,4 +314,11 @@ def product_info(url: str, *, storage_options: dict[str, Any] | None = None) -> 
     """
     ds = load_product(url, storage_options=storage_options)
     days = sorted(dt.date.fromisoformat(d) for d in ds.attrs.get("complete_days", []))
-    return product_info_from_dataset(ds, url=redact_url(str(url)), days_complete=days)
+    info = product_info_from_dataset(ds, url=redact_url(str(url)), days_complete=days)
+    markers = product_complete_days(url, storage_options=storage_options)
+    shares = {
+        day: float(marker.get("guide_missing_share") or 0.0)
+        for day, marker in markers.items()
+        if marker.get("tiles_without_guide")
+    }
+    return dataclasses.replace(info, without_guide=shares) if shares else info

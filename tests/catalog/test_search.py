@@ -119,12 +119,14 @@ def test_product_the_provider_lacks_is_a_config_error(stac_api):
 @pytest.mark.parametrize("fault", ["500", "503", "429", "drop"])
 def test_transient_failures_are_retried_then_succeed(stac_api, fault_proxy_factory, fault, caplog):
     proxy = fault_proxy_factory(stac_api.url, fault=fault, count=2)
-    with caplog.at_level(logging.WARNING, logger="lstcloud.catalog"):
+    with caplog.at_level(logging.INFO, logger="lstcloud.catalog"):
         granules = _search(proxy.url, end=JUL + dt.timedelta(days=1))
     assert len(granules) == 2
     assert proxy.faults_served == 2
     assert len(proxy.requests) >= 3
     assert caplog.text.count("retry") == 2
+    # each retry is logged at INFO (-v): the default output says only the outcome (issue 24)
+    assert {r.levelno for r in caplog.records if "retry" in r.getMessage()} == {logging.INFO}
 
 
 def test_a_stalled_request_times_out_and_is_retried(stac_api, fault_proxy_factory):
@@ -154,7 +156,9 @@ def test_persistent_5xx_gives_catalog_error_naming_the_url(stac_api, fault_proxy
     with pytest.raises(CatalogError) as info:
         _search(proxy.url, max_retries=2)
     assert proxy.url in str(info.value)
-    assert "3 attempts" in str(info.value) and "503" in str(info.value)
+    # the server answered: not "unreachable" (issue 24, item 4)
+    assert "answered HTTP 503 (server error) 3 times" in str(info.value)
+    assert "unreachable" not in str(info.value)
     assert len(proxy.requests) == 3
 
 
@@ -178,7 +182,7 @@ def test_unreachable_url_gives_catalog_error_naming_it(caplog):
     message = str(info.value)
     assert f"http://127.0.0.1:{port}/stac?token=***" in message
     assert "very-secret-token" not in message
-    assert "unreachable after 2 attempts" in message
+    assert "was unreachable 2 times" in message
 
 
 def test_credentials_never_reach_logs_output_or_errors(
@@ -307,3 +311,29 @@ def test_tiles_as_grid_objects_and_a_single_product_name(stac_api):
 
     granules = _search(stac_api.url, products="MYD11A1", tiles=[Tile(19, 4)], end=JUL)
     assert [(g.product, g.tile) for g in granules] == [("MYD11A1", "h19v04")]
+
+
+def test_a_granule_of_another_collection_is_named_and_warned_once() -> None:
+    """Issue 24, item 7: a collection-006 granule filed under MOD11A1_061 said nothing."""
+    import warnings
+
+    from lstcloud.catalog.search import Granule, collection_mismatches, warn_collection_mismatch
+    from lstcloud.core.errors import CollectionMismatchWarning
+
+    def granule(item_id: str, day: int) -> Granule:
+        date = dt.date(2020, 1, day)
+        return Granule(product="MOD11A1", tile="h18v04", date=date, end_date=date,
+                       item_id=item_id, href="x.hdf", provider="lpcloud",
+                       collection="MOD11A1_061")
+
+    old = [granule(f"MOD11A1.A202000{d}.h18v04.006.2020003123456", d) for d in (1, 2)]
+    new = granule("MOD11A1.A2020003.h18v04.061.2020005123456", 3)
+    assert collection_mismatches([new]) == {}
+    assert collection_mismatches([*old, new]) == {
+        ("MOD11A1", "006", "MOD11A1_061"): [g.item_id for g in old]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_collection_mismatch([*old, new])
+    assert len(caught) == 1 and issubclass(caught[0].category, CollectionMismatchWarning)
+    text = str(caught[0].message)
+    assert "2 MOD11A1 granule(s) of collection 006" in text and "MOD11A1_061" in text

@@ -101,7 +101,7 @@ def test_cli_refuses_ndvi_methods_on_lst_only_data(
             str(tmp_path),
         ]
     )
-    assert code == 1
+    assert code == 2  # a usage / configuration error (issue 24)
     err = capsys.readouterr().err
     assert "tsharp" in err and "LST-only" in err
     assert not (tmp_path / "metrics.json").exists()
@@ -120,7 +120,7 @@ def test_cli_unknown_method(aster_dev: Path, tmp_path: Path, capsys: pytest.Capt
             str(tmp_path),
         ]
     )
-    assert code == 1
+    assert code == 2  # a usage / configuration error (issue 24)
     assert "unknown method 'magic'" in capsys.readouterr().err
 
 
@@ -234,7 +234,7 @@ def test_cli_published_preset_without_a_shipped_model(
             str(tmp_path / "out"),
         ]
     )
-    assert code == 1
+    assert code == 2  # a usage / configuration error (issue 24)
     err = capsys.readouterr().err
     assert "no trained model is shipped" in err and "--model DIR" in err
     assert "sif-cnn-sr1-published" in err and "training/configs/sif-cnn-sr1-published.yaml" in err

@@ -186,6 +186,11 @@ def test_a_failing_catalogue_fails_the_days_with_the_url_and_never_raises(
     reason = " ".join(summary.outcomes[0].reasons)
     assert "catalogue search" in reason and "127.0.0.1" in reason
     assert read_status(cube)[(DAYS[0], TILE)].state == "failed"
+    # said as it is, once: one retry cycle for the run, not one per product (issue 24, item 4)
+    assert len(proxy.requests) == 5
+    assert "catalogue search for MOD21A1D, MOD09GQ failed: the STAC catalogue" in reason
+    assert "answered HTTP 500 (server error) 5 times" in reason
+    assert summary.format().count("answered HTTP 500") == 1
 
 
 def test_a_transient_catalogue_error_is_retried(
@@ -462,3 +467,29 @@ def test_an_ingest_region_across_the_antimeridian_is_refused_before_any_cube(
     assert len(err) == 1 and "antimeridian" in err[0], err
     assert "'170,-10,180,10'" in err[0] and "'-180,-10,-170,10'" in err[0]
     assert not cube.exists()
+
+
+def test_ingest_into_an_existing_cube_says_no_library_warning(
+    server: Any, tmp_path: Path, dask_client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24, item 2: ``ZarrUserWarning: Object at status is not recognized ...`` was printed
+    on every ingest into an existing cube. Under ``-W error::UserWarning`` (as here) it would
+    fail the second ingest; the CLI says nothing but its summary."""
+    import warnings
+
+    from lstcloud.cli.main import main
+
+    cube = str(tmp_path / "cube.zarr")
+    for day in DAYS[:2]:  # the second one appends to the cube the first created
+        argv = ["ingest", "--provider", "lpcloud", "--stac-url", server.url, "--region", TILE,
+                "--start", str(day), "--end", str(day), "--cube", cube, "--no-progress",
+                "--scheduler", dask_client.scheduler.address]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            assert main(argv) == 0, capsys.readouterr()
+        out, err = capsys.readouterr()
+        assert "1 (day, tile) written" in out
+        assert "Warning" not in err and "warning" not in err, err
+    # each granule's own collection is recorded (issue 24, item 7)
+    collections = read_status(cube)[(DAYS[0], TILE)].extra["collections"]
+    assert len(collections) == 2 and set(collections.values()) == {"061"}

@@ -1,10 +1,11 @@
 """Good LST is kept when the NDVI granule is missing (issue 12, point 5).
 
 A real STAC API serves day 1 complete and day 2 without its MOD09GQ item. The ingest writes day
-2's LST (state ``lst_only``, naming the missing product), prediction treats the tile like a tile
-without input for the 250 m product (NaN, listed in the day marker's ``tiles_without_input``),
-and once the NDVI is published the ``--recheck-no-input`` path ingests it and the next predict
-redoes the day with 250 m values.
+2's LST (state ``lst_only``, naming the missing product); prediction gives that day a 250 m LST
+wherever the 1 km LST is valid, interpolated without a guide and keeping the 1 km means, flagged
+``guide_missing`` and never ``lst_missing`` (issue 24, item 1), listed in the day marker's
+``tiles_without_guide``; once the NDVI is published the ``--recheck-no-input`` path ingests it
+and the next predict redoes the day with the model.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from lstcloud.cube import open_cube, read_status
+from lstcloud.cube.quality import QualityFlag
 from lstcloud.cube.status import DONE_STATES
 from lstcloud.grid import CubeGrid
 from lstcloud.ingest import ingest
@@ -70,10 +72,12 @@ def test_lst_is_written_without_ndvi_and_picked_up_when_ndvi_arrives(
                          end=DAYS[1], client=dask_client, device="cpu")
     assert first.written == tuple(DAYS), first.format()
     marker = complete_days(product)[DAYS[1]]
-    assert marker["tiles_without_input"] == [TILE]  # like a tile without input ...
+    assert marker["tiles_without_input"] == [] and marker["tiles_without_guide"] == [TILE]
+    assert marker["guide_missing_share"] == 1.0
     out = open_product(product)
-    assert np.isnan(out.lst_250m.sel(time=np.datetime64(DAYS[1], "ns")).values).all()  # ... NaN
+    _check_guide_free_day(out, got, DAYS[1])
     assert np.isfinite(out.lst_250m.sel(time=np.datetime64(DAYS[0], "ns")).values).any()
+    _check_day_is_reported_without_guide(first, product, DAYS[1])
 
     # the NDVI is published: the recheck path ingests it, and predict redoes the day
     with StacServer(catalog.collections, catalog.items) as srv:
@@ -83,6 +87,47 @@ def test_lst_is_written_without_ndvi_and_picked_up_when_ndvi_arrives(
     second = predict_cube(cube_url=cube, model="bicubic", out_url=product, start=DAYS[0],
                           end=DAYS[1], client=dask_client, device="cpu")
     assert second.written == (DAYS[1],) and second.skipped == (DAYS[0],), second.format()
-    assert complete_days(product)[DAYS[1]]["tiles_without_input"] == []
+    assert complete_days(product)[DAYS[1]]["tiles_without_guide"] == []
     out = open_product(product)
     assert np.isfinite(out.lst_250m.sel(time=np.datetime64(DAYS[1], "ns")).values).mean() > 0.5
+    flags = out.lst_250m_quality.sel(time=np.datetime64(DAYS[1], "ns")).values
+    assert not (flags & QualityFlag.GUIDE_MISSING).any()
+
+
+def _check_day_is_reported_without_guide(summary: Any, product: str, day: dt.date) -> None:
+    """The run summary, ``lstcloud info``, the STAC item and the quick-look say it."""
+    from lstcloud.cube.product import open_product
+    from lstcloud.publish.stac import item_dict
+    from lstcloud.query import product_info
+    from lstcloud.quicklook import _guide_missing_share
+
+    assert f"no guide  {day}: tile(s) {TILE} had no 250 m NDVI" in summary.format()
+    info = product_info(product)
+    assert info.without_guide == {day: 1.0}
+    assert f"no guide    {day}: 100% of the tiles had no 250 m NDVI" in info.to_text()
+    assert info.to_dict()["without_guide"] == {day.isoformat(): 1.0}
+    item = item_dict(info, day, asset_href="product.zarr")
+    assert item["properties"]["lstcloud:guide_missing_share"] == 1.0
+    assert _guide_missing_share(open_product(product), np.datetime64(day, "ns"), 300) == 1.0
+
+
+def _check_guide_free_day(out: Any, lst_1km: np.ndarray, day: dt.date) -> None:
+    """Every pixel under a valid 1 km LST has a finite 250 m LST flagged ``guide_missing``
+    (a name of ``flag_meanings``) and never ``lst_missing``; the 4 x 4 block means keep the
+    1 km LST (within 0.5 K on average; measured: a few hundredths)."""
+    sel = {"time": np.datetime64(day, "ns")}
+    lst = out.lst_250m.sel(sel).values
+    flags = out.lst_250m_quality.sel(sel).values
+    valid = np.repeat(np.repeat(np.isfinite(lst_1km), 4, axis=0), 4, axis=1)
+    assert valid.sum() > 100_000
+    assert np.isfinite(lst[valid]).all()
+    assert np.isnan(lst[~valid]).all()
+    meanings = out.lst_250m_quality.attrs["flag_meanings"].split()
+    masks = list(out.lst_250m_quality.attrs["flag_masks"])
+    bit = masks[meanings.index("guide_missing")]
+    assert bit == QualityFlag.GUIDE_MISSING
+    assert ((flags[valid] & bit) == bit).all()
+    assert not (flags[valid] & QualityFlag.LST_MISSING).any()
+    blocks = lst.reshape(lst.shape[0] // 4, 4, lst.shape[1] // 4, 4).mean(axis=(1, 3))
+    ok = np.isfinite(lst_1km)
+    assert np.abs(blocks[ok] - lst_1km[ok]).mean() < 0.5

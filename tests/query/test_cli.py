@@ -15,7 +15,7 @@ def test_query_point_prints_csv(product, capsys):
                  "--start", "2024-01-02", "--end", "2024-01-03"]) == 0
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
-    assert lines[0] == "date,lst_k,quality,complete"
+    assert lines[0] == "date,lst_k,quality,flags,complete"
     assert [line.split(",")[0] for line in lines[1:]] == ["2024-01-02", "2024-01-03"]
     assert [line.split(",")[-1] for line in lines[1:]] == ["true", "true"]
     assert "warning" not in captured.err
@@ -27,7 +27,16 @@ def test_query_point_json_to_file(product, tmp_path):
     out = tmp_path / "p.json"
     assert main(["query", "point", "--product", url, "--lon", "3.1", "--lat", "45.7",
                  "--format", "json", "--out", str(out)]) == 0
-    assert len(json.loads(out.read_text())["series"]) == 10
+    series = json.loads(out.read_text())["series"]
+    assert len(series) == 10
+
+
+def test_flag_names_decode_the_quality_bits() -> None:
+    """The query shows each day's flags by name, ``guide_missing`` included (issue 24)."""
+    from lstcloud.cube.quality import flag_names
+
+    assert flag_names(0) == "ok" and flag_names(255) == "not_computed"
+    assert flag_names(32 | 8) == "near_invalid+guide_missing"
 
 
 def test_query_bbox_writes_a_lonlat_geotiff(product, tmp_path):
@@ -68,7 +77,7 @@ def test_query_bbox_stats_prints_csv(product, capsys):
 def test_query_bbox_needs_out_or_stats(product, capsys):
     url, _ = product
     assert main(["query", "bbox", "--product", url, "--bbox", "3.0,45.65,3.2,45.8",
-                 "--date", "2024-01-02"]) == 1
+                 "--date", "2024-01-02"]) == 2  # a usage error (issue 24: exit codes)
     assert "--out" in capsys.readouterr().err
 
 

@@ -91,5 +91,5 @@ def test_invalid_days_are_empty_in_csv_and_null_in_json(product):
 
     lon, lat = pyproj.Transformer.from_crs(SINUSOIDAL, "EPSG:4326", always_xy=True).transform(x, y)
     series = point_series(ds, lon=lon, lat=lat, end="2024-01-01")
-    assert series_to_csv(series).splitlines()[-1] == "2024-01-01,,1,true"
+    assert series_to_csv(series).splitlines()[-1] == "2024-01-01,,1,lst_missing,true"
     assert json.loads(series_to_json(series))["series"][0]["lst_k"] is None

@@ -53,3 +53,21 @@ def test_lonlat_bbox_ignores_points_off_the_globe():
 def test_info_of_nothing_is_a_cube_error(tmp_path):
     with pytest.raises(CubeError):
         product_info(str(tmp_path / "missing.zarr"))
+
+
+def test_info_summarises_the_model_card_and_json_keeps_it_whole(product):
+    """Issue 24, item 7: ``lstcloud info`` printed the model card as one line of several kB."""
+    import dataclasses
+
+    url, _ = product
+    card = {"name": "default", "architecture": "ensemble", "passes": 20,
+            "receptive_field_px": 120, "members": [{"name": f"m{i}", "notes": "x" * 900}
+                                                  for i in range(5)],
+            "postprocess": {"consistency_correction": "lowpass-residual", "sigma_km": 2.0}}
+    info = product_info(url)
+    info = dataclasses.replace(info, provenance={**info.provenance, "lstcloud_model_card": card})
+    line = next(li for li in info.to_text().splitlines() if li.startswith("lstcloud_model_card"))
+    assert len(line) < 250 and "passes 20" in line and "5 members" in line
+    assert "lowpass-residual" in line and "--json" in line
+    assert json.loads(json.dumps(info.to_dict()))["provenance"]["lstcloud_model_card"] == card
+    assert max(len(li) for li in info.to_text().splitlines()) < 250

@@ -47,7 +47,7 @@ def test_train_command_reports_bad_fields(tmp_path: Path, capsys) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("name: x\noptim: {lr: 0.1, momentum: 0.9}\n")
     code = main(["train", "--config", str(config), "--out", str(tmp_path / "m")])
-    assert code == 1
+    assert code == 2  # a usage / configuration error (issue 24)
     err = capsys.readouterr().err
     assert "optim.momentum" in err and str(config) in err
     assert not (tmp_path / "m").exists()
