@@ -10,7 +10,6 @@ import pyproj
 import shapely
 import xarray as xr
 from fastapi import APIRouter, Query
-from shapely.ops import transform
 
 from lstcloud.core.errors import ConfigError, CubeError
 from lstcloud.cube.product import LST_VAR
@@ -57,7 +56,9 @@ def area_statistics(
             f"{limits.max_area_values}: ask for a smaller area or fewer days",
         )
     to_grid = pyproj.Transformer.from_crs("EPSG:4326", product_crs(ds), always_xy=True)
-    native = transform(to_grid.transform, shapely.segmentize(polygon, 0.01))
+    native = shapely.transform(
+        shapely.segmentize(polygon, 0.01), to_grid.transform, interleaved=False
+    )
     xx, yy = np.meshgrid(sub["x"].values, sub["y"].values)
     inside = xr.DataArray(shapely.contains_xy(native, xx, yy), dims=("y", "x"))
     da = sub[variable].astype("float32").where(inside)
