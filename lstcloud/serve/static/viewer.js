@@ -52,6 +52,7 @@
   let marker = null;
   map.on("click", async (ev) => {
     const { lat, lng } = ev.latlng;
+    window.lstcloudViewer.clicked = { lat, lng };
     if (marker) map.removeLayer(marker);
     marker = L.circleMarker(ev.latlng, { radius: 6, color: "#000" }).addTo(map);
     const last = days.length - 1, first = Math.max(0, last - meta.limits.max_days + 1);
