@@ -43,7 +43,7 @@ def climatology(composites: xr.Dataset, period: str) -> xr.Dataset:
     mean = composites["lst_250m_mean"].astype("float64")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning)
-        clim = flox.xarray.xarray_reduce(mean, by, func="nanmean", dim="time")
+        clim = flox.xarray.xarray_reduce(mean, by, func="nanmean", dim="time", engine="numpy")
     per_time = clim.sel(period_of_year=xr.DataArray(key, dims="time")).drop_vars("period_of_year")
     per_time = per_time.assign_coords(time=composites["time"]).transpose("time", "y", "x")
     attrs = {"units": "K", "grid_mapping": "spatial_ref"}
@@ -68,7 +68,9 @@ def write_climatology(out: str, *, storage_options: dict[str, Any] | None = None
         When the composites span fewer than two years.
     """
     store = zarr_store(out, storage_options=storage_options)
-    ds = xr.open_zarr(store, consolidated=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
+        ds = xr.open_zarr(store, consolidated=False)
     years = sorted({int(y) for y in ds["time"].values.astype("datetime64[Y]").astype(int) + 1970})
     if len(years) < 2:
         raise ConfigError(

@@ -87,6 +87,7 @@ def composite(
             expected_groups=groups,
             dim="time",
             fill_value=0 if func == "count" else np.nan,
+            engine="numpy",  # numpy-groupies: no JIT compilation (numbagg compiles per call site)
         )
         reduced = reduced.rename({"period": "time"})
         out[name] = reduced.astype("uint16" if func == "count" else "float32")

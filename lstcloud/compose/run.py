@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,7 +82,9 @@ def _open_or_create(
         )
         consolidate(store)
         return periods
-    existing = xr.open_zarr(store, consolidated=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
+        existing = xr.open_zarr(store, consolidated=False)
     stored = {
         k: existing.attrs.get(k)
         for k in ("lstcloud_composite_period", "lstcloud_composite_exclude_flags")
