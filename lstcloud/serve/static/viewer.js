@@ -75,7 +75,8 @@
     $("uhead").textContent = r.lst_250m_uncertainty ? "uncertainty (K)" : r.lst_250m_spread ? "spread (K)" : "";
     t.forEach((d, i) => {
       const tr = document.createElement("tr");
-      const cells = [d, lst[i] === null ? "" : lst[i].toFixed(2), qual[i] === null ? "" : String(qual[i]),
+      const q = qual[i] === null ? "" : qual[i] ? `${qual[i]} ${flagNames(qual[i])}` : "0";
+      const cells = [d, lst[i] === null ? "" : lst[i].toFixed(2), q,
                      unc[i] === null ? "" : unc[i].toFixed(2)];
       cells.forEach((c) => { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); });
       tr.children[2].title = flagNames(qual[i]);
