@@ -106,6 +106,7 @@ def test_compose_8d_equals_nanmean_and_finite_count_at_every_window(
     lon, lat = centre_lonlat(truth)
     opened = lstcloud.open_product(out)
     assert opened.attrs["complete_days"] == ["2024-01-01", "2024-01-09"]
+    assert lstcloud.query.product_info(out).missing_days == ()
     series = lstcloud.query.point_series(opened, lon=lon, lat=lat)
     np.testing.assert_allclose(series["lst_250m"].values, want["mean"][:, 48, 48], atol=1e-4)
 
