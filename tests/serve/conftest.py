@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def _add_spread(url: str, truth: xr.Dataset) -> xr.Dataset:
             )
         }
     ).chunk({"time": 1, "y": 240, "x": 240})
-    var.to_zarr(url, mode="a", consolidated=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
+        var.to_zarr(url, mode="a", consolidated=False)
     consolidate(zarr_store(url))
     return truth.assign(lst_250m_spread=(("time", "y", "x"), spread))
 
