@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from lstcloud.core.redact import redact_url
 from lstcloud.cube.product import LST_VAR, QUALITY_VAR, SPREAD_VAR
 from lstcloud.query import load_product
 from lstcloud.query._dataset import source_of
@@ -85,7 +86,8 @@ def create_app(
         if isinstance(product, str)
         else product
     )
-    source = source_of(opened)
+    # the URL as given (the opened store may name itself by a path without its protocol)
+    source = redact_url(product) if isinstance(product, str) else source_of(opened)
     ds = service_dataset(opened)
     app = _edr_app(ds)
     app.title = "lstcloud product service"

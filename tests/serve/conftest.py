@@ -6,12 +6,14 @@ xpublish-tiles' JIT compilation, a few seconds, once).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -60,14 +62,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server(served_product: tuple[str, xr.Dataset]) -> Iterator[str]:
-    """Base URL of ``lstcloud.serve`` over :func:`served_product`, on 127.0.0.1."""
+@contextlib.contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yields its base URL."""
     import uvicorn
 
-    from lstcloud.serve import ServeLimits, create_app
-
-    app = create_app(served_product[0], limits=ServeLimits(max_days=MAX_DAYS))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -77,6 +76,18 @@ def server(served_product: tuple[str, xr.Dataset]) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("lstcloud serve did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(served_product: tuple[str, xr.Dataset]) -> Iterator[str]:
+    """Base URL of ``lstcloud.serve`` over :func:`served_product`, on 127.0.0.1."""
+    from lstcloud.serve import ServeLimits, create_app
+
+    app = create_app(served_product[0], limits=ServeLimits(max_days=MAX_DAYS))
+    with running(app) as base:
+        yield base
