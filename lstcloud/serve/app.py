@@ -31,9 +31,10 @@ __all__ = ["SERVED_VARIABLES", "create_app", "service_dataset"]
 log = logging.getLogger(__name__)
 
 #: Routes open to requests; the rest of xpublish(-edr)'s (``/edr/cube``: a whole-cube read) are
-#: closed so that every request stays bounded.
+#: closed so that every request stays bounded, and so is FastAPI's ``/docs`` (its page loads
+#: Swagger UI from a CDN; ``/openapi.json`` describes the API without any outside request).
 OPEN_PATHS = frozenset(
-    {"/", "/api/product", "/edr", "/edr/", POSITION_PATH, "/edr/area", "/docs", "/openapi.json"}
+    {"/", "/api/product", "/edr", "/edr/", POSITION_PATH, "/edr/area", "/openapi.json"}
 )
 OPEN_PREFIXES = ("/static/", "/colorbar/", "/tiles/WebMercatorQuad/", "/edr/position/formats")
 

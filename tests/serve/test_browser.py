@@ -76,6 +76,12 @@ def test_viewer_draws_tiles_and_a_click_shows_the_pixel_series(
             coloured = np.abs(shot[..., :3].astype(int) - background).sum(-1) > 30
             assert coloured.mean() > 0.05, "the map shows no data"
 
+            page.check("#mask")  # the quality-mask layer: its tiles load over the map
+            page.wait_for_function(
+                "[...document.querySelectorAll('#map img.leaflet-tile-loaded')]"
+                ".some(i => i.src.includes('variable=quality_mask'))",
+                timeout=30_000,
+            )
             point = page.evaluate(
                 "([lat, lon]) => window.lstcloudViewer.map.latLngToContainerPoint([lat, lon])",
                 [lat, lon],

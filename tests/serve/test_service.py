@@ -130,6 +130,31 @@ def test_tiles_draw_the_data_transparent_elsewhere_and_refuse_zoomed_out(
     assert refused.status_code == 400 and "minimum zoom" in refused.json()["detail"]
     not_a_day = requests.get(url, params={"datetime": "1999-01-01"}, timeout=10)
     assert not_a_day.status_code == 404
+    unknown = requests.get(url, params={"datetime": "2024-01-02", "variable": "x"}, timeout=10)
+    assert unknown.status_code == 400
+
+
+def test_quality_mask_and_spread_layers(
+    server: str, served_product: tuple[str, xr.Dataset]
+) -> None:
+    _, truth = served_product
+    corner = TMS.tile(*_lonlat(truth, 3, 3), 13)
+    base = f"{server}/tiles/WebMercatorQuad/13/{corner.x}/{corner.y}.png"
+    mask = requests.get(
+        base, params={"datetime": "2024-01-02", "variable": "quality_mask"}, timeout=30
+    )
+    lst = requests.get(base, params={"datetime": "2024-01-02"}, timeout=30)
+    # the flagged (cloudy) corner is exactly where the mask draws and the LST does not
+    drawn_mask = np.asarray(Image.open(io.BytesIO(mask.content)).convert("RGBA"))[..., 3] > 0
+    drawn_lst = np.asarray(Image.open(io.BytesIO(lst.content)).convert("RGBA"))[..., 3] > 0
+    assert drawn_mask.any() and not (drawn_mask & drawn_lst).any()
+    spread = requests.get(
+        base, params={"datetime": "2024-01-02", "variable": "lst_250m_spread"}, timeout=30
+    )
+    assert spread.status_code == 200 and spread.headers["content-type"] == "image/png"
+    layers = requests.get(f"{server}/api/product", timeout=10).json()["layers"]
+    assert [layer["variable"] for layer in layers] == ["lst_250m", "lst_250m_spread"]
+    assert requests.get(f"{server}/docs", timeout=10).status_code == 404  # Swagger UI's CDN
 
 
 def test_tiles_of_two_days_use_the_same_fixed_colour_scale(
@@ -177,6 +202,37 @@ def test_area_gives_the_mean_and_count_per_day_of_the_pixels_inside(
     np.testing.assert_allclose(
         ranges["lst_250m_mean"]["values"], np.nanmean(values, axis=(1, 2)), atol=1e-3
     )
+    ring = f"{west} {south}, {east} {south}, {east} {north}, {west} {north}, {west} {south}"
+    polygon = requests.get(
+        f"{server}/edr/area",
+        params={"coords": f"POLYGON(({ring}))", "datetime": "2024-01-01/2024-01-03"},
+        timeout=30,
+    )
+    assert polygon.json()["ranges"] == resp.json()["ranges"]
+
+
+def test_area_refuses_more_pixel_days_than_its_limit(
+    served_product: tuple[str, xr.Dataset],
+) -> None:
+    import shapely
+
+    import lstcloud
+    from lstcloud.serve import Refused, ServeLimits
+    from lstcloud.serve.area import area_statistics
+
+    url, truth = served_product
+    lon, lat = centre_lonlat(truth)
+    box = shapely.box(lon - 0.1, lat - 0.1, lon + 0.1, lat + 0.1)
+    with pytest.raises(Refused, match="limit of 1000") as err:
+        area_statistics(
+            lstcloud.open_product(url),
+            box,
+            start=None,
+            end=None,
+            variable="lst_250m",
+            limits=ServeLimits(max_area_values=1000),
+        )
+    assert err.value.status == 413
 
 
 def test_serve_binds_this_machine_by_default() -> None:
