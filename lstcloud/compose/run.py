@@ -95,6 +95,11 @@ def _open_or_create(
             f"{redact_url(out)} holds composites made with {stored}, not {wanted}: write "
             "these to another --out"
         )
+    if (existing.sizes["y"], existing.sizes["x"]) != (ds.sizes["y"], ds.sizes["x"]) or not (
+        np.allclose(existing["x"].values, ds["x"].values)
+        and np.allclose(existing["y"].values, ds["y"].values)
+    ):
+        raise CubeError(f"{redact_url(out)} holds composites of another grid than the product's")
     axis = existing["time"].values.astype("datetime64[D]")
     new = periods[periods > axis[-1]] if axis.size else periods
     if periods.size and axis.size and periods[0] < axis[0]:
@@ -104,9 +109,11 @@ def _open_or_create(
         )
     if new.size:
         tpl = template(ds, new, period, attrs=attrs).compute()
-        tpl.drop_vars("spatial_ref", errors="ignore").to_zarr(
-            store, append_dim="time", consolidated=False, zarr_format=3
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
+            tpl.drop_vars("spatial_ref", errors="ignore").to_zarr(
+                store, append_dim="time", consolidated=False, zarr_format=3
+            )
         consolidate(store)
         axis = np.concatenate([axis, new])
     return axis
@@ -193,7 +200,9 @@ def compose(
         part = source.isel(time=np.flatnonzero(np.isin(days, starts)))
         values = composite(part, period, exclude_flags=exclude_flags, expected=starts)
         values = values.drop_vars(["time", "x", "y", "spatial_ref"], errors="ignore")
-        values.to_zarr(store, region={"time": slice(run[0], run[-1] + 1)}, consolidated=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
+            values.to_zarr(store, region={"time": slice(run[0], run[-1] + 1)}, consolidated=False)
         for s in starts:
             key = str(s)
             cube.mark_complete(

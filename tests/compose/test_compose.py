@@ -159,6 +159,25 @@ def test_a_rerun_skips_current_periods_and_redoes_a_withdrawn_one(
     np.testing.assert_array_equal(xr.open_zarr(out)["lst_250m_mean"].values, good)
 
 
+def test_a_product_that_grows_appends_its_new_periods(
+    product: tuple[str, xr.Dataset], tmp_path: Path
+) -> None:
+    url, truth = product
+    out = str(tmp_path / "grow.zarr")
+    assert compose(url, out, "8D", end="2024-01-08").written == ["2024-01-01"]
+    later = compose(url, out, "8D")
+    assert (later.written, later.skipped) == (["2024-01-09"], ["2024-01-01"])
+    comp = xr.open_zarr(out)
+    want = _expected(truth["lst_250m"].values, truth["time"].values, "8D")
+    np.testing.assert_allclose(comp["lst_250m_mean"].values, want["mean"], atol=1e-4)
+    np.testing.assert_array_equal(comp["lst_250m_count"].values, want["count"])
+    assert comp["time_bnds"].values.astype("datetime64[D]").astype(str).tolist() == [
+        ["2024-01-01", "2024-01-09"],
+        ["2024-01-09", "2024-01-17"],
+    ]
+    assert "crs_wkt" in comp["spatial_ref"].attrs
+
+
 def test_climatology_is_the_mean_over_years_of_each_period_and_the_anomaly_the_rest() -> None:
     starts = np.array(
         ["2023-01-01", "2023-02-01", "2024-01-01", "2024-02-01", "2025-01-01"],
