@@ -78,8 +78,8 @@ def create_app(
     Returns
     -------
     fastapi.FastAPI
-        Read-only: every route is a GET (xpublish-edr also accepts POST for position queries
-        with the same parameters, which reads only).
+        Read-only: GET and HEAD only (anything else is refused with 405), every request
+        bounded by ``limits``; the routes are listed in ``docs/query.md``.
     """
     limits = limits or ServeLimits()
     opened = (
