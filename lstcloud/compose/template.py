@@ -49,8 +49,9 @@ def template(
     Chunks: one period by the product's spatial chunk, so that every write of whole periods is
     aligned.
     """
-    cy = int(ds.chunksizes["y"][0]) if ds.chunksizes else ds.sizes["y"]
-    cx = int(ds.chunksizes["x"][0]) if ds.chunksizes else ds.sizes["x"]
+    sizes = ds["lst_250m"].chunksizes
+    cy = int(sizes["y"][0]) if sizes else ds.sizes["y"]
+    cx = int(sizes["x"][0]) if sizes else ds.sizes["x"]
     shape = (len(starts), ds.sizes["y"], ds.sizes["x"])
     chunks = (1, cy, cx)
     data: dict[str, Any] = {}
@@ -88,7 +89,8 @@ def template(
 
 
 def encodings(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
-    """Zarr encodings: NaN fill for the temperatures, 0 for the counts, days for time."""
+    """Zarr encodings: NaN fill for the temperatures, none for the counts (0 is a count), days
+    for time."""
     enc: dict[str, dict[str, Any]] = {}
     for name in ds.data_vars:
         if name == "time_bnds":
