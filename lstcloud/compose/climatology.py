@@ -85,6 +85,7 @@ def write_climatology(out: str, *, storage_options: dict[str, Any] | None = None
     result.attrs = {}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message="Object at _lstcloud is not recognized")
         result.drop_vars("time").to_zarr(store, mode="a", consolidated=False, encoding=enc)
     consolidate(store)
     return years

@@ -21,7 +21,7 @@ import xarray as xr
 from lstcloud.compose.periods import period_starts
 from lstcloud.compose.reduce import composite, flag_bits
 from lstcloud.compose.template import composite_attrs, encodings, template
-from lstcloud.core.errors import CubeError
+from lstcloud.core.errors import ConfigError, CubeError
 from lstcloud.core.redact import redact_url
 from lstcloud.cube.consolidated import consolidate
 from lstcloud.cube.product import ProductCube
@@ -173,6 +173,13 @@ def compose(
     ds = time_slice(load_product(product, storage_options=storage_options), start, end)
     if ds.sizes.get("time", 0) == 0:
         raise CubeError(f"no day of {redact_url(product)} between {start} and {end}")
+    if climatology:  # refuse before writing anything
+        years = np.unique(ds["time"].values.astype("datetime64[Y]"))
+        if years.size < 2:
+            raise ConfigError(
+                "--climatology needs a product spanning two years or more; the days of "
+                f"{redact_url(product)} selected are all in {years[0]}"
+            )
     periods, used = _days_by_period(ds, period)
     attrs = composite_attrs(redact_url(product), period, exclude_flags)
     axis = _open_or_create(out, ds, periods, period, attrs, storage_options)

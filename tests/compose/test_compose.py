@@ -200,16 +200,27 @@ def test_climatology_is_the_mean_over_years_of_each_period_and_the_anomaly_the_r
 
 def test_climatology_refuses_a_single_year(product: tuple[str, xr.Dataset], tmp_path: Path) -> None:
     url, _ = product
-    code = main(
-        [
-            "compose",
-            "--product",
-            url,
-            "--period",
-            "8D",
-            "--out",
-            str(tmp_path / "c.zarr"),
-            "--climatology",
-        ]
-    )
-    assert code == 1
+    out = tmp_path / "c.zarr"
+    code = main(["compose", "--product", url, "--period", "8D", "--out", str(out), "--climatology"])
+    assert code == 1 and not out.exists()  # refused before writing anything
+
+
+def test_climatology_is_written_beside_the_composites_of_a_product_spanning_years(
+    tmp_path: Path,
+) -> None:
+    url = str(tmp_path / "product.zarr")
+    write_sample_product(url, start=dt.date(2023, 12, 30), days=4, size=48, chunk=48)
+    out = str(tmp_path / "1m.zarr")
+    result = compose(url, out, "1M", climatology=True)
+    assert result.climatology_years == [2023, 2024]
+    comp = xr.open_zarr(out)
+    assert comp["time"].values.astype("datetime64[D]").astype(str).tolist() == [
+        "2023-12-01",
+        "2024-01-01",
+    ]
+    # one year of each month: the climatology is the month's mean, the anomaly zero
+    mean = comp["lst_250m_mean"].values
+    np.testing.assert_allclose(comp["lst_250m_climatology"].values, mean, atol=1e-4)
+    np.testing.assert_allclose(comp["lst_250m_anomaly"].values[np.isfinite(mean)], 0, atol=1e-4)
+    assert comp["lst_250m_anomaly"].attrs["units"] == "K"
+    assert lstcloud.open_product(out).attrs["complete_days"] == ["2023-12-01", "2024-01-01"]
