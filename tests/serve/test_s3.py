@@ -55,6 +55,10 @@ def test_serve_and_compose_an_s3_product_without_logging_credentials(
             np.testing.assert_allclose(got, values, atol=1e-3)
             summary = requests.get(f"{base}/api/product", timeout=10).json()
             assert summary["product"] == cube
+    from lstcloud.query import load_product
+    from lstcloud.query._dataset import source_of
+
+    assert source_of(load_product(url, storage_options=s3_storage_options)) == url
     secret = s3_storage_options["secret"]
     assert secret not in caplog.text and secret not in str(summary)
     assert "serving s3://" in caplog.text
