@@ -36,6 +36,8 @@ ALLOWED: dict[str, set[str]] = {
     "inference": GROUND | {"errors", "grid", "cube", "models", "cluster", "allocator"},
     "query": GROUND | {"grid", "cube"},
     "publish": GROUND | {"errors", "storage", "grid", "cube", "query"},
+    "serve": GROUND | {"cube", "query"},
+    "compose": GROUND | {"cube", "query"},
     "quicklook": GROUND | {"cube"},
     "evaluate": GROUND
     | {"errors", "storage", "grid", "products", "readers", "ops", "models", "cube"},

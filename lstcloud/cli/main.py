@@ -15,14 +15,28 @@ import traceback
 from collections.abc import Sequence
 
 from lstcloud import __version__
-from lstcloud.cli import catalog, demo, evaluate, info, ingest, predict, query, run, train
+from lstcloud.cli import (
+    catalog,
+    compose,
+    demo,
+    evaluate,
+    info,
+    ingest,
+    predict,
+    query,
+    run,
+    serve,
+    train,
+)
 from lstcloud.cli.exits import RUNTIME_ERROR, USAGE_ERROR, add_epilogs
 from lstcloud.cli.failure import explain, quiet_async_noise
 from lstcloud.core import notices
 from lstcloud.core.errors import ConfigError, LstcloudError
 
 #: The command modules, in the order ``lstcloud --help`` lists them.
-COMMAND_MODULES = (demo, ingest, train, predict, run, evaluate, query, info, catalog)
+COMMAND_MODULES = (
+    demo, ingest, train, predict, run, evaluate, query, info, catalog, compose, serve
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

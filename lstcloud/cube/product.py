@@ -65,6 +65,8 @@ LST_VAR = "lst_250m"
 QUALITY_VAR = "lst_250m_quality"
 #: Per-pixel spread (K) of an ensemble's passes: written when the product's model has several.
 SPREAD_VAR = "lst_250m_spread"
+#: The period mean of a composite cube (``lstcloud compose``), read as ``lst_250m``.
+COMPOSITE_MEAN_VAR = "lst_250m_mean"
 MARKER_DIR = "_lstcloud/days"
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -596,7 +598,9 @@ def open_product(url: str, *, storage_options: dict[str, Any] | None = None) -> 
     xarray.Dataset
         ``lst_250m`` (time, y, x) float32 K and ``lst_250m_quality`` (uint8 flags), with the
         ``spatial_ref`` grid-mapping coordinate (``crs_wkt``; ``ds.rio.crs`` works) and the
-        attribute ``complete_days`` (ISO dates whose every chunk is written).
+        attribute ``complete_days`` (ISO dates whose every chunk is written). For a composite
+        cube (``lstcloud compose``) ``lst_250m`` is its ``lst_250m_mean`` and the days are the
+        periods' first days.
     """
     with contextlib.suppress(ImportError):  # registers ``.rio`` (CRS from ``spatial_ref``)
         import rioxarray  # noqa: F401
@@ -607,6 +611,10 @@ def open_product(url: str, *, storage_options: dict[str, Any] | None = None) -> 
             ds = open_consolidated(store, decode_coords="all", chunks={}, mask_and_scale=True)
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
         raise CubeError(f"no product cube at {redact_url(url)}") from exc
+    if LST_VAR not in ds and COMPOSITE_MEAN_VAR in ds:
+        # a composite cube (``lstcloud compose``): its period mean answers as ``lst_250m``, so
+        # that every query works on it unchanged
+        ds[LST_VAR] = ds[COMPOSITE_MEAN_VAR]
     if LST_VAR not in ds:
         raise CubeError(f"{redact_url(url)} is not an lstcloud product (no {LST_VAR})")
     ds.attrs["complete_days"] = sorted(

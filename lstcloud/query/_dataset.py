@@ -51,7 +51,8 @@ def load_product(url: str, *, storage_options: dict[str, Any] | None = None) -> 
         raise CubeError(f"cannot open the product cube at {redact_url(str(url))}: {exc}") from exc
     if LST_VAR not in ds:
         raise CubeError(f"{redact_url(str(url))} is not an lstcloud product: no {LST_VAR!r}")
-    ds.encoding.setdefault("source", str(url))
+    # the URL as given: xarray may have set the store's own path, without its protocol (s3://)
+    ds.encoding["source"] = str(url)
     return ds
 
 

@@ -276,6 +276,8 @@ def product_info_from_dataset(
     if time_range:
         span = (time_range[1] - time_range[0]).days + 1
         every_day = (time_range[0] + dt.timedelta(days=i) for i in range(span))
+        if ds.attrs.get("lstcloud_composite_period"):  # a composite cube: one step per period
+            every_day = iter(days_axis)
         done = set(complete)
         missing = tuple(d for d in every_day if d not in done)
     lst = ds[LST_VAR]

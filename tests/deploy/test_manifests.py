@@ -184,6 +184,31 @@ def test_pinned_kubernetes_version_is_supported():
     assert any(v.startswith(KUBERNETES_VERSION.rsplit(".", 1)[0]) for v in kv.all_versions())
 
 
+def test_the_optional_web_service_serves_the_product_read_only_inside_the_cluster(rendered):
+    env, docs = rendered
+    deployments = [
+        d for d in _by_kind(docs, "Deployment") if d["metadata"]["name"] == "lstcloud-serve"
+    ]
+    if env != "dev":
+        assert deployments == [], "the web service is opt-in (components/serve)"
+        return
+    (deployment,) = deployments
+    (service,) = [s for s in _by_kind(docs, "Service") if s["metadata"]["name"] == "lstcloud-serve"]
+    pod = deployment["spec"]["template"]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert deployment["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    (container,) = pod["spec"]["containers"]
+    args = container["args"]
+    assert args[:3] == ["serve", "--product", "$(LSTCLOUD_PRODUCT)"]
+    port = int(args[args.index("--port") + 1])
+    assert [p["containerPort"] for p in container["ports"]] == [port]
+    assert service["spec"]["ports"][0]["targetPort"] == container["ports"][0]["name"]
+    product = next(e["value"] for e in container["env"] if e["name"] == "LSTCLOUD_PRODUCT")
+    assert product == "s3://lstcloud-dev/h18v04/product.zarr"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/api/product"
+
+
 def test_network_policy_admits_the_namespace_and_the_dask_operator_only(rendered):
     _, docs = rendered
     (policy,) = _by_kind(docs, "NetworkPolicy")
