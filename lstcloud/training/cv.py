@@ -49,9 +49,22 @@ from lstcloud.inference.quality import QualityFlag, quality_flags
 from lstcloud.models.ensemble import ENSEMBLE, EnsembleModel
 from lstcloud.models.registry import load_model
 from lstcloud.training.config import TrainConfig
-from lstcloud.training.folds import FOLD_RULE, FoldMember, assign_folds, train_fold_member
+from lstcloud.training.folds import (
+    FOLD_RULE,
+    FoldMember,
+    assign_folds,
+    cached_fold_member,
+    train_fold_member,
+)
 
-__all__ = ["CVMethod", "CVOutcome", "cross_validate_aster", "cv_method", "oracle_prediction"]
+__all__ = [
+    "CVMethod",
+    "CVOutcome",
+    "cross_validate_aster",
+    "cv_method",
+    "fold_model",
+    "oracle_prediction",
+]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +171,49 @@ def _oracle_scores(samples: Sequence[DevSample], config: AsterConfig) -> dict[st
     return per
 
 
+def fold_model(
+    method: CVMethod, *, data: str | Path, train_samples: Sequence[str], root: str | Path,
+    fold: int, max_steps: int | None = None, threads: int | None = None,
+    train: bool = True,
+) -> tuple[Any, list[Path]]:
+    """The model of a learned ``method`` for one fold, and the folders of its fold members.
+
+    Each member (:class:`~lstcloud.training.folds.FoldMember`) is trained on the MODIS inputs
+    of ``train_samples`` only, or reused from ``root/fold{fold}/`` (see
+    :func:`~lstcloud.training.folds.train_fold_member`); several members, a TTA mode, a
+    post-processing or an adaptation make an :class:`~lstcloud.models.ensemble.EnsembleModel`
+    of them, a single plain member is that member's model.
+
+    ``train=False`` only reads the cache: a member that is not finished there raises (so
+    a reader never trains a member that another run may be training).
+
+    Raises
+    ------
+    ConfigError
+        When ``method`` is not learned (it has no fold models), or without ``train`` when a
+        fold member is not in the cache.
+    """
+    if not method.learned:
+        raise ConfigError(f"{method.name}: not a learned method, it has no fold models")
+    if not train:
+        for c in method.members:
+            if cached_fold_member(FoldMember(c), data=data, train_samples=list(train_samples),
+                                  root=root, fold=fold, max_steps=max_steps) is None:
+                raise ConfigError(f"{method.name}: fold {fold} member {c.name} is not finished "
+                                  f"in {root} (train it with `lstcloud evaluate aster --cv`)")
+    folders = [
+        train_fold_member(FoldMember(c), data=data, train_samples=list(train_samples),
+                          root=root, fold=fold, max_steps=max_steps, threads=threads)
+        for c in method.members
+    ]
+    models = [load_model(f, device="cpu") for f in folders]
+    model: Any = models[0]
+    if len(models) > 1 or method.tta != "none" or method.postprocess or method.adaptation:
+        model = EnsembleModel(models, tta=method.tta, name=method.name,
+                              postprocess=method.postprocess, adaptation=method.adaptation)
+    return model, folders
+
+
 def _fold_method(
     method: CVMethod, *, data: Path, train_samples: list[str], root: Path, fold: int,
     max_steps: int | None, threads: int | None, cache: dict[str, Method],
@@ -167,16 +223,8 @@ def _fold_method(
         if method.name not in cache:
             cache[method.name] = resolve_method(method.name, device="cpu")
         return cache[method.name], [], None
-    folders = [
-        train_fold_member(FoldMember(c), data=data, train_samples=train_samples, root=root,
-                          fold=fold, max_steps=max_steps, threads=threads)
-        for c in method.members
-    ]
-    models = [load_model(f, device="cpu") for f in folders]
-    model: Any = models[0]
-    if len(models) > 1 or method.tta != "none" or method.postprocess or method.adaptation:
-        model = EnsembleModel(models, tta=method.tta, name=method.name,
-                              postprocess=method.postprocess, adaptation=method.adaptation)
+    model, folders = fold_model(method, data=data, train_samples=train_samples, root=root,
+                                fold=fold, max_steps=max_steps, threads=threads)
 
     def predict(lst: np.ndarray, ndvi: np.ndarray | None) -> np.ndarray:
         if isinstance(model, EnsembleModel) and model.passes > 1:

@@ -1,0 +1,482 @@
+"""A per-pixel 1-sigma uncertainty of the 250 m LST, from the inputs and the prediction alone.
+
+``sigma`` estimates how far an independent fine-resolution LST (what ASTER would measure at
+that pixel) may lie from the 250 m prediction: the MODIS-ASTER sensor mismatch (emissivity,
+view angle, time, geolocation), the sub-km detail the 1 km input cannot resolve and the model's
+own error, all together. It costs no extra network pass: every feature is a cheap array
+operation on the 1 km LST, the 250 m NDVI and the single prediction (:data:`FEATURES`).
+
+The model (the card's ``uncertainty`` section, :class:`UncertaintyModel`) is a log-linear
+model of the expected squared error,
+
+    log sigma0^2 = b0 + sum_j b_j * z_j,   z_j = (clip(x_j, lo_j, hi_j) - mean_j) / sd_j,
+    sigma = clip(scale * sigma0, min_sigma_k, max_sigma_k),
+
+fitted by the Gaussian likelihood of the errors against ASTER (:func:`fit_log_variance`),
+then a conformal ``scale`` so that +-1 sigma covers 68.27 % of the calibration pixels
+(:func:`conformal_scale`). The features are clipped to their calibration range, so the model
+never extrapolates. Calibration is out of fold on the development scenes
+(:mod:`lstcloud.evaluate.calibration`); the LST prediction itself never sees ASTER.
+
+When the MODIS QC is given (``qc_1km``, the cube's ``qc_day``), its LST-error class may widen
+sigma: ``sigma^2 += max(0, class_k^2 - reference_k^2)`` per 1 km pixel, with the class bounds
+of the QC scheme named in the card. That term is set from the product's documentation, not
+calibrated (the development triplets carry no QC).
+
+Chunk locality: every feature reads the inputs within :attr:`UncertaintyModel.reach_1km` 1 km
+pixels (normalised box filters: NaN inputs contribute nothing) and the prediction at the pixel
+itself, so a window with a halo of ``max(receptive field, 4 * reach_1km)`` 250 m pixels gives
+the same sigma as the whole scene (:func:`uncertainty_halo_px`; tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from lstcloud.errors import ConfigError
+
+__all__ = [
+    "FEATURES",
+    "QC_CLASSES",
+    "QcWidening",
+    "UncertaintyModel",
+    "conformal_scale",
+    "fit_log_variance",
+    "uncertainty_features",
+    "uncertainty_halo_px",
+]
+
+FACTOR = 4
+#: Coverage of +-1 sigma of a normal distribution.
+ONE_SIGMA = 0.6826894921370859
+#: Radius (1 km pixels) of the neighbourhood statistics.
+LOCAL_RADIUS_1KM = 4
+#: Radius (1 km pixels) within which invalid inputs count (nearness to cloud and fill).
+INVALID_RADIUS_1KM = 3
+_DETAIL_FLOOR_K = 0.05
+_SPREAD_FLOOR_K = 0.05
+
+
+def _box_mean(values: np.ndarray, weights: np.ndarray, radius: int) -> np.ndarray:
+    """Normalised box mean over ``(2 radius + 1)^2`` (weights 0 contribute nothing; NaN where
+    the neighbourhood has no weight). Zero beyond the array: local and chunk-independent."""
+    size = 2 * radius + 1
+    num = ndimage.uniform_filter(np.where(weights > 0, values, 0.0) * weights, size,
+                                 mode="constant", cval=0.0)
+    den = ndimage.uniform_filter(weights, size, mode="constant", cval=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 1e-9, num / np.maximum(den, 1e-12), np.nan)
+
+
+def _up(a: np.ndarray) -> np.ndarray:
+    return np.repeat(np.repeat(a, FACTOR, axis=0), FACTOR, axis=1)
+
+
+def _bicubic(lst: np.ndarray) -> np.ndarray:
+    from lstcloud import ops
+
+    return ops.upsample_bicubic_np(lst.astype(np.float32)).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    lst: np.ndarray  # (h, w) float64, NaN = invalid
+    ndvi: np.ndarray  # (4h, 4w) float64, NaN = invalid
+    pred: np.ndarray  # (4h, 4w) float64
+    spread: np.ndarray | None = None
+
+
+def _filled_lst(x: _Inputs) -> np.ndarray:
+    valid = np.isfinite(x.lst).astype(np.float64)
+    local = _box_mean(x.lst, valid, 1)
+    return np.where(np.isfinite(x.lst), x.lst, local)
+
+
+def _f_lst_local_sd(x: _Inputs) -> np.ndarray:
+    valid = np.isfinite(x.lst).astype(np.float64)
+    mean = _box_mean(x.lst, valid, LOCAL_RADIUS_1KM)
+    sq = _box_mean(x.lst**2, valid, LOCAL_RADIUS_1KM)
+    return _up(np.log(np.sqrt(np.maximum(sq - mean**2, 0.0)) + 0.1))
+
+
+def _f_lst_anomaly(x: _Inputs) -> np.ndarray:
+    valid = np.isfinite(x.lst).astype(np.float64)
+    mean = _box_mean(x.lst, valid, LOCAL_RADIUS_1KM)
+    return _up(x.lst - mean)
+
+
+def _f_lst_gradient(x: _Inputs) -> np.ndarray:
+    filled = _filled_lst(x)
+    gy = ndimage.sobel(np.nan_to_num(filled), axis=0, mode="nearest") / 8.0
+    gx = ndimage.sobel(np.nan_to_num(filled), axis=1, mode="nearest") / 8.0
+    return _up(np.log(np.hypot(gx, gy) + 0.1))
+
+
+def _f_ndvi(x: _Inputs) -> np.ndarray:
+    valid = np.isfinite(x.ndvi).astype(np.float64)
+    local = _box_mean(x.ndvi, valid, FACTOR)
+    return np.clip(np.where(np.isfinite(x.ndvi), x.ndvi, np.nan_to_num(local, nan=0.3)), -0.2, 1)
+
+
+def _f_ndvi_cell_sd(x: _Inputs) -> np.ndarray:
+    h, w = x.lst.shape
+    ndvi = _f_ndvi(x).reshape(h, FACTOR, w, FACTOR)
+    return _up(np.log(ndvi.std(axis=(1, 3)) + 0.01))
+
+
+def _f_ndvi_local_mean(x: _Inputs) -> np.ndarray:
+    h, w = x.lst.shape
+    cell = _f_ndvi(x).reshape(h, FACTOR, w, FACTOR).mean(axis=(1, 3))
+    return _up(_box_mean(cell, np.ones_like(cell), LOCAL_RADIUS_1KM))
+
+
+def _f_invalid_fraction(x: _Inputs) -> np.ndarray:
+    h, w = x.lst.shape
+    bad = ~np.isfinite(x.lst) | ~np.isfinite(x.ndvi).reshape(h, FACTOR, w, FACTOR).all(axis=(1, 3))
+    size = 2 * INVALID_RADIUS_1KM + 1
+    frac = ndimage.uniform_filter(bad.astype(np.float64), size, mode="constant", cval=0.0)
+    return _up(np.sqrt(frac))
+
+
+def _f_detail(x: _Inputs) -> np.ndarray:
+    return np.log(np.abs(x.pred - _bicubic(x.lst.astype(np.float32))) + _DETAIL_FLOOR_K)
+
+
+def _f_lst(x: _Inputs) -> np.ndarray:
+    return _up(_filled_lst(x))
+
+
+def _f_spread(x: _Inputs) -> np.ndarray:
+    if x.spread is None:
+        raise ConfigError("the uncertainty feature 'spread' needs an ensemble's spread")
+    return np.log(x.spread + _SPREAD_FLOOR_K)
+
+
+@dataclass(frozen=True)
+class _Feature:
+    compute: Callable[[_Inputs], np.ndarray]
+    reach_1km: int
+    description: str
+
+
+#: The features an uncertainty model may use: name -> (function, reach at 1 km, meaning).
+FEATURES: Mapping[str, _Feature] = {
+    "lst_local_sd": _Feature(_f_lst_local_sd, LOCAL_RADIUS_1KM,
+                             "log(0.1 K + sd of the valid 1 km LST within 4 km), log K"),
+    "lst_anomaly": _Feature(_f_lst_anomaly, LOCAL_RADIUS_1KM,
+                            "1 km LST minus its mean within 4 km, K"),
+    "lst_gradient": _Feature(_f_lst_gradient, 2,
+                             "log(0.1 + |Sobel gradient| of the 1 km LST), log K/km"),
+    "lst": _Feature(_f_lst, 1, "the 1 km LST, K"),
+    "ndvi": _Feature(_f_ndvi, 1, "250 m NDVI (missing: local mean), clipped to [-0.2, 1]"),
+    "ndvi_cell_sd": _Feature(_f_ndvi_cell_sd, 1,
+                             "log(0.01 + sd of the 250 m NDVI inside the 1 km cell): the "
+                             "guide's heterogeneity"),
+    "ndvi_local_mean": _Feature(_f_ndvi_local_mean, LOCAL_RADIUS_1KM + 1,
+                                "mean NDVI within 4 km (land cover of the neighbourhood)"),
+    "invalid_fraction": _Feature(_f_invalid_fraction, INVALID_RADIUS_1KM,
+                                 "sqrt(share of invalid 1 km cells (LST NaN or any NDVI NaN) "
+                                 "within 3 km): nearness to cloud and fill"),
+    "detail": _Feature(_f_detail, 2,
+                       "log(0.05 K + |prediction - bicubic 1 km LST|): the detail the model "
+                       "adds, its disagreement with the smooth interpolation, log K"),
+    "spread": _Feature(_f_spread, 0, "log(0.05 K + spread of an ensemble's passes), log K"),
+}
+
+
+def uncertainty_features(
+    lst_1km: np.ndarray,
+    ndvi_250m: np.ndarray,
+    pred_250m: np.ndarray,
+    names: Sequence[str],
+    *,
+    spread_250m: np.ndarray | None = None,
+) -> np.ndarray:
+    """The features ``names`` (see :data:`FEATURES`) of a window: ``(F, 4h, 4w)`` float64.
+
+    Parameters
+    ----------
+    lst_1km
+        (h, w) 1 km LST, K, NaN = invalid.
+    ndvi_250m
+        (4h, 4w) NDVI, NaN = invalid.
+    pred_250m
+        (4h, 4w) the model's 250 m LST, K.
+    names
+        Feature names.
+    spread_250m
+        An ensemble's spread (K), only for the feature ``spread``.
+    """
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise ConfigError(f"unknown uncertainty features {unknown}; known: {sorted(FEATURES)}")
+    x = _Inputs(np.asarray(lst_1km, np.float64), np.asarray(ndvi_250m, np.float64),
+                np.asarray(pred_250m, np.float64),
+                None if spread_250m is None else np.asarray(spread_250m, np.float64))
+    if x.ndvi.shape != (FACTOR * x.lst.shape[0], FACTOR * x.lst.shape[1]) \
+            or x.pred.shape != x.ndvi.shape:
+        raise ConfigError(f"uncertainty features: shapes {x.lst.shape}, {x.ndvi.shape}, "
+                          f"{x.pred.shape} are not (h, w), (4h, 4w), (4h, 4w)")
+    if not names:
+        return np.zeros((0, *x.ndvi.shape))
+    return np.stack([FEATURES[n].compute(x) for n in names])
+
+
+#: LST-error classes of the MODIS QC schemes (bits, class -> upper bound in K; the open
+#: top class gets one more kelvin than its bound).
+QC_CLASSES: Mapping[str, tuple[int, int, dict[int, float]]] = {
+    "MOD21": (14, 2, {0: 3.0, 1: 2.0, 2: 1.5, 3: 1.0}),  # >2 K, 1.5-2 K, 1-1.5 K, <1 K
+    "MOD11": (6, 2, {0: 1.0, 1: 2.0, 2: 3.0, 3: 4.0}),  # <=1, <=2, <=3, >3 K
+}
+
+
+@dataclass(frozen=True)
+class QcWidening:
+    """Widen sigma by the MODIS QC LST-error class: ``sigma^2 += max(0, k^2 - reference^2)``.
+
+    Not calibrated (the development triplets carry no QC): ``reference_k`` is the error class
+    the calibration pixels are taken to have, so only worse classes widen sigma.
+    """
+
+    scheme: str = "MOD21"
+    reference_k: float = 2.0
+    fill: int = 65535
+
+    def __post_init__(self) -> None:
+        if self.scheme not in QC_CLASSES:
+            raise ConfigError(f"uncertainty.qc.scheme {self.scheme!r}: one of {sorted(QC_CLASSES)}")
+
+    def extra_variance(self, qc_1km: np.ndarray) -> np.ndarray:
+        """(h, w) extra variance (K^2) per 1 km pixel (0 where the QC is the fill)."""
+        start, width, classes = QC_CLASSES[self.scheme]
+        qc = np.asarray(qc_1km).astype(np.int64)
+        code = (qc >> start) & ((1 << width) - 1)
+        bound = np.vectorize(lambda c: classes.get(int(c), 0.0), otypes=[np.float64])(code)
+        extra = np.maximum(bound**2 - self.reference_k**2, 0.0)
+        return np.where(qc == self.fill, 0.0, extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card form."""
+        start, width, classes = QC_CLASSES[self.scheme]
+        return {"scheme": self.scheme, "reference_k": self.reference_k, "fill": self.fill,
+                "bits": [start, width], "class_k": {str(k): v for k, v in classes.items()},
+                "calibrated": False}
+
+
+@dataclass(frozen=True)
+class UncertaintyModel:
+    """The card's ``uncertainty`` section: a log-linear model of the squared error (K^2).
+
+    Attributes
+    ----------
+    features
+        Feature names (:data:`FEATURES`).
+    lo, hi
+        Calibration range of each raw feature (its 0.5 and 99.5 percentiles): inputs are
+        clipped to it.
+    mean, sd
+        Standardisation of the clipped features.
+    coef
+        ``b_j`` per standardised feature (log K^2 per standard deviation).
+    intercept
+        ``b0`` (log K^2).
+    scale
+        Conformal factor applied to ``sigma0`` (+-1 sigma covers 68.27 % of the calibration
+        pixels).
+    min_sigma_k, max_sigma_k
+        Bounds of sigma (K).
+    qc
+        The uncalibrated QC widening (``None``: QC ignored).
+    info
+        What the calibration was (data, folds, figures): descriptive only.
+    """
+
+    features: tuple[str, ...]
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+    mean: tuple[float, ...]
+    sd: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    scale: float = 1.0
+    min_sigma_k: float = 0.3
+    max_sigma_k: float = 15.0
+    qc: QcWidening | None = field(default_factory=QcWidening)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.features)
+        for name in ("lo", "hi", "mean", "sd", "coef"):
+            if len(getattr(self, name)) != n:
+                raise ConfigError(f"uncertainty.{name} needs {n} values (one per feature)")
+        unknown = [f for f in self.features if f not in FEATURES]
+        if unknown:
+            raise ConfigError(f"uncertainty.features: unknown {unknown}")
+        if not (self.scale > 0 and 0 < self.min_sigma_k <= self.max_sigma_k):
+            raise ConfigError("uncertainty: scale > 0 and 0 < min_sigma_k <= max_sigma_k")
+
+    @property
+    def reach_1km(self) -> int:
+        """How far (1 km pixels) the features read the inputs."""
+        return max([FEATURES[f].reach_1km for f in self.features] + [0])
+
+    @property
+    def needs_spread(self) -> bool:
+        """Whether a feature is an ensemble's spread."""
+        return "spread" in self.features
+
+    def log_variance(self, feats: np.ndarray) -> np.ndarray:
+        """``log sigma0^2`` (before the conformal scale) of ``(F, ...)`` raw features."""
+        z = (np.clip(feats, np.reshape(self.lo, (-1,) + (1,) * (feats.ndim - 1)),
+                     np.reshape(self.hi, (-1,) + (1,) * (feats.ndim - 1)))
+             - np.reshape(self.mean, (-1,) + (1,) * (feats.ndim - 1))) \
+            / np.reshape(self.sd, (-1,) + (1,) * (feats.ndim - 1))
+        return self.intercept + np.tensordot(np.asarray(self.coef), z, axes=1)
+
+    def sigma_from_features(self, feats: np.ndarray) -> np.ndarray:
+        """Sigma (K) of raw features (without the QC term)."""
+        s = self.scale * np.exp(0.5 * self.log_variance(feats))
+        return np.clip(s, self.min_sigma_k, self.max_sigma_k)
+
+    def sigma(
+        self,
+        lst_1km: np.ndarray,
+        ndvi_250m: np.ndarray,
+        pred_250m: np.ndarray,
+        *,
+        qc_1km: np.ndarray | None = None,
+        spread_250m: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(4h, 4w)`` float32 sigma (K) of a window; NaN where the prediction is NaN."""
+        feats = uncertainty_features(lst_1km, ndvi_250m, pred_250m, self.features,
+                                     spread_250m=spread_250m)
+        s = self.sigma_from_features(feats)
+        if qc_1km is not None and self.qc is not None:
+            qc = np.asarray(qc_1km)
+            if qc.shape != np.shape(lst_1km):
+                raise ConfigError(f"qc_1km shape {qc.shape} is not the LST's {np.shape(lst_1km)}")
+            s = np.sqrt(s**2 + _up(self.qc.extra_variance(qc)))
+        return np.where(np.isfinite(pred_250m), s, np.nan).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card section (plain JSON)."""
+        return {
+            "kind": "log-linear-variance-v1",
+            "target": "1-sigma of (prediction - an independent 250 m LST, ASTER), K",
+            "features": list(self.features),
+            "feature_descriptions": {f: FEATURES[f].description for f in self.features},
+            "clip_lo": [float(v) for v in self.lo], "clip_hi": [float(v) for v in self.hi],
+            "mean": [float(v) for v in self.mean], "sd": [float(v) for v in self.sd],
+            "coef_log_k2_per_sd": [float(v) for v in self.coef],
+            "intercept_log_k2": float(self.intercept),
+            "conformal_scale": float(self.scale),
+            "min_sigma_k": float(self.min_sigma_k), "max_sigma_k": float(self.max_sigma_k),
+            "reach_1km": self.reach_1km,
+            "qc": None if self.qc is None else self.qc.to_dict(),
+            "calibration": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UncertaintyModel:
+        """Read the card section (``ConfigError`` when malformed)."""
+        try:
+            qc = data.get("qc")
+            return cls(
+                features=tuple(data["features"]),
+                lo=tuple(data["clip_lo"]), hi=tuple(data["clip_hi"]),
+                mean=tuple(data["mean"]), sd=tuple(data["sd"]),
+                coef=tuple(data["coef_log_k2_per_sd"]),
+                intercept=float(data["intercept_log_k2"]),
+                scale=float(data.get("conformal_scale", 1.0)),
+                min_sigma_k=float(data.get("min_sigma_k", 0.3)),
+                max_sigma_k=float(data.get("max_sigma_k", 15.0)),
+                qc=None if qc is None else QcWidening(
+                    scheme=str(qc.get("scheme", "MOD21")),
+                    reference_k=float(qc.get("reference_k", 2.0)),
+                    fill=int(qc.get("fill", 65535))),
+                info=dict(data.get("calibration") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"model card: malformed 'uncertainty' section ({exc})") from None
+
+
+def uncertainty_halo_px(receptive_field_px: int, model: UncertaintyModel | None) -> int:
+    """The halo (250 m px, a multiple of 8) that keeps both the prediction and sigma exact."""
+    reach = 0 if model is None else FACTOR * (model.reach_1km + 1)
+    return -(-max(int(receptive_field_px), reach) // 8) * 8
+
+
+def fit_log_variance(
+    feats: np.ndarray,
+    err: np.ndarray,
+    names: Sequence[str],
+    *,
+    ridge: float = 1e-3,
+    iterations: int = 50,
+) -> UncertaintyModel:
+    """Fit ``log sigma0^2 = b0 + b . z`` by the Gaussian likelihood of the errors.
+
+    Minimises ``mean(eta + err^2 exp(-eta))`` (the negative log-likelihood of
+    ``err ~ N(0, exp(eta))`` up to constants; convex in ``b``) by Newton steps with a small
+    ridge on ``b``. ``scale`` is left at 1 (see :func:`conformal_scale`).
+
+    Parameters
+    ----------
+    feats
+        ``(F, N)`` raw features of the calibration pixels.
+    err
+        ``(N,)`` errors (prediction - reference), K.
+    names
+        The ``F`` feature names.
+    """
+    feats = np.asarray(feats, np.float64)
+    e2 = np.asarray(err, np.float64) ** 2
+    lo = np.percentile(feats, 0.5, axis=1) if feats.size else np.zeros(0)
+    hi = np.percentile(feats, 99.5, axis=1) if feats.size else np.zeros(0)
+    clipped = np.clip(feats, lo[:, None], hi[:, None])
+    mean = clipped.mean(axis=1)
+    sd = np.maximum(clipped.std(axis=1), 1e-6)
+    z = (clipped - mean[:, None]) / sd[:, None]
+    design = np.vstack([np.ones(z.shape[1]), z])  # (F + 1, N)
+    beta = np.zeros(design.shape[0])
+    beta[0] = np.log(e2.mean())
+    penalty = np.full(design.shape[0], ridge)
+    penalty[0] = 0.0
+
+    def loss(b: np.ndarray) -> float:
+        eta = b @ design
+        return float(np.mean(eta + e2 * np.exp(-eta)) + 0.5 * np.sum(penalty * b**2))
+
+    current = loss(beta)
+    for _ in range(iterations):
+        w = e2 * np.exp(-(beta @ design))
+        grad = design @ (1.0 - w) / e2.size + penalty * beta
+        hess = (design * w) @ design.T / e2.size + np.diag(penalty)
+        step = np.linalg.solve(hess + 1e-9 * np.eye(hess.shape[0]), grad)
+        t = 1.0
+        while t > 1e-4 and loss(beta - t * step) > current:
+            t *= 0.5
+        beta = beta - t * step
+        new = loss(beta)
+        if current - new < 1e-10:
+            current = new
+            break
+        current = new
+    return UncertaintyModel(
+        features=tuple(names), lo=tuple(lo), hi=tuple(hi), mean=tuple(mean), sd=tuple(sd),
+        coef=tuple(beta[1:]), intercept=float(beta[0]), scale=1.0,
+    )
+
+
+def conformal_scale(err: np.ndarray, sigma: np.ndarray, *, coverage: float = ONE_SIGMA) -> float:
+    """The factor ``c`` so that ``|err| <= c * sigma`` holds for ``coverage`` of the pixels."""
+    ratio = np.abs(np.asarray(err, np.float64)) / np.asarray(sigma, np.float64)
+    ratio = ratio[np.isfinite(ratio)]
+    if ratio.size == 0:
+        raise ConfigError("conformal_scale: no finite pixels")
+    return float(np.quantile(ratio, coverage))
