@@ -44,6 +44,7 @@ __all__ = [
     "FEATURES",
     "QC_CLASSES",
     "QcWidening",
+    "UncertaintyCapable",
     "UncertaintyModel",
     "conformal_scale",
     "fit_log_variance",
@@ -147,6 +148,21 @@ def _f_detail(x: _Inputs) -> np.ndarray:
     return np.log(np.abs(x.pred - _bicubic(x.lst.astype(np.float32))) + _DETAIL_FLOOR_K)
 
 
+def _grad250(a: np.ndarray) -> np.ndarray:
+    gy = ndimage.sobel(a, axis=0, mode="nearest") / 8.0
+    gx = ndimage.sobel(a, axis=1, mode="nearest") / 8.0
+    return np.hypot(gx, gy)
+
+
+def _f_pred_gradient(x: _Inputs) -> np.ndarray:
+    pred = np.where(np.isfinite(x.pred), x.pred, _bicubic(_filled_lst(x).astype(np.float32)))
+    return np.log(_grad250(np.nan_to_num(pred)) + 0.05)
+
+
+def _f_ndvi_gradient(x: _Inputs) -> np.ndarray:
+    return np.log(_grad250(_f_ndvi(x)) + 0.005)
+
+
 def _f_lst(x: _Inputs) -> np.ndarray:
     return _up(_filled_lst(x))
 
@@ -172,6 +188,12 @@ FEATURES: Mapping[str, _Feature] = {
                             "1 km LST minus its mean within 4 km, K"),
     "lst_gradient": _Feature(_f_lst_gradient, 2,
                              "log(0.1 + |Sobel gradient| of the 1 km LST), log K/km"),
+    "pred_gradient": _Feature(_f_pred_gradient, 2,
+                              "log(0.05 + |Sobel gradient| of the 250 m prediction), log K per "
+                              "250 m pixel: where a misregistration of the references costs"),
+    "ndvi_gradient": _Feature(_f_ndvi_gradient, 1,
+                              "log(0.005 + |Sobel gradient| of the 250 m NDVI): the guide's "
+                              "edges"),
     "lst": _Feature(_f_lst, 1, "the 1 km LST, K"),
     "ndvi": _Feature(_f_ndvi, 1, "250 m NDVI (missing: local mean), clipped to [-0.2, 1]"),
     "ndvi_cell_sd": _Feature(_f_ndvi_cell_sd, 1,
@@ -480,3 +502,78 @@ def conformal_scale(err: np.ndarray, sigma: np.ndarray, *, coverage: float = ONE
     if ratio.size == 0:
         raise ConfigError("conformal_scale: no finite pixels")
     return float(np.quantile(ratio, coverage))
+
+
+#: Features that read the prediction at neighbouring 250 m pixels (the halo grows by 8 px).
+_PRED_NEIGHBOUR_FEATURES = frozenset({"pred_gradient"})
+
+
+class UncertaintyCapable:
+    """Mixin: ``predict_with_uncertainty`` for any model whose card has an ``uncertainty``
+    section (:class:`UncertaintyModel`). The host provides ``predict``, ``card`` (or
+    ``_card``) and ``receptive_field_px``."""
+
+    @property
+    def uncertainty(self) -> UncertaintyModel | None:
+        """The card's uncertainty model, or ``None`` when the card has none."""
+        card = getattr(self, "_card", None)
+        if card is None:
+            card = getattr(self, "card", {}) or {}
+        section = card.get("uncertainty")
+        return None if not section else UncertaintyModel.from_dict(section)
+
+    @property
+    def uncertainty_halo_px(self) -> int:
+        """Halo (250 m px, a multiple of 8) that keeps the prediction and sigma chunk-local."""
+        unc = self.uncertainty
+        rf = int(getattr(self, "receptive_field_px", 0))
+        if unc is not None and _PRED_NEIGHBOUR_FEATURES & set(unc.features):
+            rf += 8
+        return uncertainty_halo_px(rf, unc)
+
+    def _require_uncertainty(self) -> UncertaintyModel:
+        unc = self.uncertainty
+        if unc is None:
+            name = getattr(self, "name", "this model")
+            raise ConfigError(
+                f"model {name!r} has no calibrated uncertainty (no 'uncertainty' section in its "
+                "card); calibrate one with training/calibrate_uncertainty.py --write-card")
+        return unc
+
+    def sigma_of(
+        self,
+        lst_1km: np.ndarray,
+        ndvi_250m: np.ndarray,
+        pred_250m: np.ndarray,
+        *,
+        qc_1km: np.ndarray | None = None,
+        spread_250m: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Sigma (K) of a window from its inputs and this model's prediction of it."""
+        return self._require_uncertainty().sigma(lst_1km, ndvi_250m, pred_250m, qc_1km=qc_1km,
+                                                 spread_250m=spread_250m)
+
+    def predict_with_uncertainty(
+        self,
+        lst_1km: np.ndarray,
+        ndvi_250m: np.ndarray,
+        *,
+        qc_1km: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The 250 m LST and its 1-sigma uncertainty, both ``(4h, 4w)`` float32 K.
+
+        Sigma is the calibrated standard deviation of the difference between the prediction
+        and an independent 250 m LST (what ASTER would measure), from the inputs and the one
+        prediction (no extra network pass). ``qc_1km`` (the MODIS QC of the 1 km LST, in the
+        card's scheme) widens it where the LST-error class is worse than the reference class
+        (uncalibrated). NaN where the 1 km LST is NaN.
+        """
+        unc = self._require_uncertainty()
+        spread = None
+        if unc.needs_spread:
+            pred, spread = self.predict_with_spread(lst_1km, ndvi_250m)  # type: ignore[attr-defined]
+        else:
+            pred = self.predict(lst_1km, ndvi_250m)  # type: ignore[attr-defined]
+        pred = np.asarray(pred, np.float32)
+        sigma = unc.sigma(lst_1km, ndvi_250m, pred, qc_1km=qc_1km, spread_250m=spread)
+        return pred, sigma
