@@ -168,6 +168,7 @@ def predict_tiles(
     origin_1km: tuple[int, int],
     plan: HaloPlan,
     spread: bool = False,
+    uncertainty: bool = False,
 ) -> np.ndarray:
     """Predict the core of a padded window, tile by tile, in batches.
 
@@ -187,20 +188,25 @@ def predict_tiles(
 
     spread
         Also the model's spread (``predict_tensor_with_spread``, an ensemble's passes).
+    uncertainty
+        Also the model's calibrated sigma (``sigma_of``: the card's ``uncertainty``), computed
+        per tile from its inputs and prediction (the plan's context covers its reach).
 
     Returns
     -------
     numpy.ndarray
         (4 h_core, 4 w_core) float32 LST in K, NaN where the covering 1 km LST is NaN; with
-        ``spread``, (2, 4 h_core, 4 w_core): the LST and its spread (K).
+        ``spread`` and / or ``uncertainty``, (1 + n, 4 h_core, 4 w_core): the LST, then its
+        spread, then its sigma (K).
     """
     sy, sx = core_1km
     oy, ox = origin_1km
     h, w = sy.stop - sy.start, sx.stop - sx.start
-    out = np.full((2 if spread else 1, 4 * h, 4 * w), np.nan, dtype=np.float32)
+    n_out = 1 + int(spread) + int(uncertainty)
+    out = np.full((n_out, 4 * h, 4 * w), np.nan, dtype=np.float32)
     core_lst = lst[sy, sx]
     if not np.isfinite(core_lst).any():
-        return out if spread else out[0]
+        return out if n_out > 1 else out[0]
     c = plan.context_1km
     ys, ty = tile_starts(oy + sy.start, oy + sy.stop, tile=plan.tile_1km, align=plan.align_1km)
     xs, tx = tile_starts(ox + sx.start, ox + sx.stop, tile=plan.tile_1km, align=plan.align_1km)
@@ -220,6 +226,10 @@ def predict_tiles(
             ]
         )
         pred = _run_model(model, lst_b, ndvi_b, spread=spread)  # (N, 1 or 2, H, W)
+        if uncertainty:
+            sigma = [model.sigma_of(a, b, p[0]) for a, b, p in zip(lst_b, ndvi_b, pred,
+                                                                   strict=True)]
+            pred = np.concatenate([pred, np.stack(sigma)[:, None]], axis=1)
         for (ly, lx), tile in zip(batch, pred, strict=True):
             core = tile[:, 4 * c : 4 * (c + ty), 4 * c : 4 * (c + tx)]
             # intersect the tile core [ly, ly+ty) with the block core [sy.start, sy.stop)
@@ -233,7 +243,7 @@ def predict_tiles(
                                             4 * (x0 - lx) : 4 * (x1 - lx)]
     missing = ~np.isfinite(core_lst)
     out[:, np.repeat(np.repeat(missing, 4, axis=0), 4, axis=1)] = np.nan
-    return out if spread else out[0]
+    return out if n_out > 1 else out[0]
 
 
 def _run_model(
@@ -288,12 +298,12 @@ def _block_window(
 
 def _predict_block(
     lst: np.ndarray, ndvi: np.ndarray, *, model_key: str, plan: HaloPlan, block_info: dict,
-    spread: bool = False,
+    spread: bool = False, uncertainty: bool = False,
 ) -> np.ndarray:
     lst, ndvi, core, origin = _block_window(lst, ndvi, block_info, plan)
     model = get_model(model_key)
     return predict_tiles(model, lst, ndvi, core_1km=core, origin_1km=origin, plan=plan,
-                         spread=spread)
+                         spread=spread, uncertainty=uncertainty)
 
 
 def _quality_block(
@@ -353,6 +363,7 @@ def super_resolve(
     plan: HaloPlan,
     resources: dict[str, float] | None = None,
     spread: bool = False,
+    uncertainty: bool = False,
 ) -> tuple[da.Array, ...]:
     """Lazily super-resolve one day: 1 km LST (y, x) + 250 m NDVI (4y, 4x) -> 250 m LST.
 
@@ -372,11 +383,15 @@ def super_resolve(
         the quality layer is not restricted.
     spread
         Also the model's per-pixel spread (an ensemble; the same model tasks compute both).
+    uncertainty
+        Also the model's calibrated 1-sigma uncertainty (same tasks; ``plan`` must be made
+        for the model's ``uncertainty_halo_px``).
 
     Returns
     -------
     tuple of dask.array.Array
-        ``(lst_250m float32 K, quality uint8)`` (and ``spread float32 K`` with ``spread``),
+        ``(lst_250m float32 K, quality uint8)``, then ``spread float32 K`` with ``spread``,
+        then ``sigma float32 K`` with ``uncertainty``,
         chunked like the (aligned) 250 m NDVI. All share the input reads and halo exchange
         (same overlap tasks).
     """
@@ -393,9 +408,11 @@ def super_resolve(
         "chunks": ndvi_250m.chunks,
     }
     pin = dask.annotate(resources=dict(resources)) if resources else contextlib.nullcontext()
-    # with the spread, one model task gives both layers: a leading axis of 2, split below
+    # with the spread / sigma, one model task gives all layers: a leading axis, split below
+    n_out = 1 + int(spread) + int(uncertainty)
     layout: dict[str, Any] = (
-        {"new_axis": 0, "chunks": ((2,), *ndvi_250m.chunks), "spread": True} if spread else {}
+        {"new_axis": 0, "chunks": ((n_out,), *ndvi_250m.chunks), "spread": spread,
+         "uncertainty": uncertainty} if n_out > 1 else {}
     )
     with pin:
         predicted = da.map_overlap(
@@ -403,8 +420,8 @@ def super_resolve(
             lst_1km,
             ndvi_250m,
             dtype=np.float32,
-            meta=np.empty((0,) * (3 if spread else 2), np.float32),
-            token="lstcloud-predict-spread" if spread else "lstcloud-predict",
+            meta=np.empty((0,) * (3 if n_out > 1 else 2), np.float32),
+            token="lstcloud-predict" + "-spread" * spread + "-uncertainty" * uncertainty,
             model_key=model_key,
             plan=plan,
             **{**common, **layout},
@@ -419,8 +436,8 @@ def super_resolve(
         plan=plan,
         **common,
     )
-    if spread:
-        return predicted[0], quality, predicted[1]
+    if n_out > 1:
+        return (predicted[0], quality, *(predicted[i] for i in range(1, n_out)))
     return predicted, quality
 
 

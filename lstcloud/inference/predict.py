@@ -40,7 +40,14 @@ from lstcloud.cluster import as_completed_with_workers, client_context
 from lstcloud.core.dates import day_range
 from lstcloud.core.errors import CubeError, LstcloudError
 from lstcloud.core.redact import redact_text, redact_url
-from lstcloud.cube.product import LST_VAR, ProductCube, ProductGrid, Provenance
+from lstcloud.cube.product import (
+    LST_VAR,
+    SPREAD_VAR,
+    UNCERTAINTY_VAR,
+    ProductCube,
+    ProductGrid,
+    Provenance,
+)
 from lstcloud.cube.status import read_status
 from lstcloud.cube.store import open_input_cube
 from lstcloud.grid import SINUSOIDAL_WKT
@@ -325,6 +332,7 @@ def _day_graph(
     product_chunks: tuple[int, int],
     resources: dict[str, float] | None = None,
     blank_tiles: tuple[str, ...] = (),
+    layer_names: tuple[str, ...] = (),
 ) -> tuple[Any, int]:
     lst = ds["lst_day"].data[ti]
     ndvi = ds["ndvi"].data[ti]
@@ -339,9 +347,10 @@ def _day_graph(
         for tile in blank_tiles:
             sy, sx = grid.tile_slices(tile, "1km")
             lst[sy, sx] = np.nan
-    # the product of an ensemble also holds its spread (a third target)
+    # the product of an ensemble also holds its spread, a calibrated model its sigma
     layers = super_resolve(lst, ndvi, model_key=key, plan=plan, resources=resources,
-                           spread=len(targets) > 2)
+                           spread=SPREAD_VAR in layer_names,
+                           uncertainty=UNCERTAINTY_VAR in layer_names)
     out = layers[0]
     want = tuple(
         tuple(min(c, n - o) for o in range(0, n, c))
@@ -422,7 +431,7 @@ def predict_cube(
     requested = check_device(device)
     info = _ModelInfo.load(model)
     plan = plan_halo(
-        info.receptive_field_px,
+        info.halo_px,
         align_1km=max(1, info.alignment_px // 4),
         tile_1km=tile_1km,
         batch_size=batch_size,
@@ -507,6 +516,14 @@ class _ModelInfo:
     card: dict[str, Any]
     receptive_field_px: int
     alignment_px: int
+
+    @property
+    def halo_px(self) -> int:
+        """The halo of the model tasks: the receptive field, widened to the reach of the
+        calibrated sigma when the product holds one."""
+        if not self.card.get("uncertainty"):
+            return self.receptive_field_px
+        return max(self.receptive_field_px, int(getattr(self.loaded, "uncertainty_halo_px", 0)))
 
     @classmethod
     def load(cls, model: Any) -> _ModelInfo:
@@ -640,6 +657,7 @@ class _PredictJob:
                 product_chunks=self.grid.chunks,
                 resources=resources,
                 blank_tiles=self.inputs[day].lst_only,
+                layer_names=self.product.layer_names(),
             )
             for day in todo
         }

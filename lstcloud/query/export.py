@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from lstcloud.core.errors import ConfigError
-from lstcloud.query._dataset import LST_VAR, QUALITY_VAR, product_crs
+from lstcloud.query._dataset import LST_VAR, QUALITY_VAR, UNCERTAINTY_VAR, product_crs
 
 __all__ = [
     "describe_pixel",
@@ -27,7 +27,8 @@ __all__ = [
 
 def series_records(series: xr.Dataset) -> list[dict[str, Any]]:
     """One ``{"date", "lst_k", "quality", "complete"}`` record per day of a
-    :func:`point_series` result.
+    :func:`point_series` result (and ``"uncertainty_k"``, the calibrated 1-sigma, when the
+    product has it).
 
     ``complete`` is False for a day without its completion marker (still being written,
     interrupted, never predicted: its value is not data, whatever its quality flag says);
@@ -36,6 +37,7 @@ def series_records(series: xr.Dataset) -> list[dict[str, Any]]:
     records = []
     lst = series[LST_VAR].values if LST_VAR in series else None
     quality = series[QUALITY_VAR].values if QUALITY_VAR in series else None
+    sigma = series[UNCERTAINTY_VAR].values if UNCERTAINTY_VAR in series else None
     complete = series["day_complete"].values if "day_complete" in series else None
     for i, time in enumerate(series["time"].values):
         value = None if lst is None or not math.isfinite(float(lst[i])) else float(lst[i])
@@ -43,6 +45,9 @@ def series_records(series: xr.Dataset) -> list[dict[str, Any]]:
             "date": str(np.datetime_as_string(time, unit="D")),
             "lst_k": None if value is None else round(value, 3),
         }
+        if sigma is not None:
+            ok = value is not None and math.isfinite(float(sigma[i]))
+            record["uncertainty_k"] = round(float(sigma[i]), 3) if ok else None
         if quality is not None:
             record["quality"] = int(quality[i])
         record["complete"] = None if complete is None else bool(complete[i])
@@ -59,7 +64,8 @@ def series_to_csv(series: xr.Dataset, path: str | Path | None = None) -> str:
     ``path`` when given.
     """
     records = series_records(series)
-    columns = ["date", "lst_k", *(["quality"] if QUALITY_VAR in series else []), "complete"]
+    columns = ["date", "lst_k", *(["uncertainty_k"] if UNCERTAINTY_VAR in series else []),
+               *(["quality"] if QUALITY_VAR in series else []), "complete"]
     buf = io.StringIO()
     buf.write(",".join(columns) + "\n")
     for record in records:
