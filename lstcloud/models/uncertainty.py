@@ -141,7 +141,7 @@ def _f_invalid_fraction(x: _Inputs) -> np.ndarray:
     bad = ~np.isfinite(x.lst) | ~np.isfinite(x.ndvi).reshape(h, FACTOR, w, FACTOR).all(axis=(1, 3))
     size = 2 * INVALID_RADIUS_1KM + 1
     frac = ndimage.uniform_filter(bad.astype(np.float64), size, mode="constant", cval=0.0)
-    return _up(np.sqrt(frac))
+    return _up(np.sqrt(np.maximum(frac, 0.0)))
 
 
 def _f_detail(x: _Inputs) -> np.ndarray:
