@@ -26,6 +26,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from lstcloud.models.registry import load_model
 from lstcloud.training.uncertainty import (
     DEFAULT_FEATURES,
     calibrate_uncertainty,
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the calibrator into the model folder's card")
     parser.add_argument("--cached-only", action="store_true",
                         help="never train: fail when a fold model is not in --cv-models")
+    parser.add_argument("--transductive", action="store_true",
+                        help="proxy without fold models: the model itself predicts every scene "
+                             "(it saw their MODIS inputs, never ASTER); said so in the card")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     args = parser.parse_args(argv)
     if args.threads:
@@ -59,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     outcome = calibrate_uncertainty(
         method, data=args.data, root=args.cv_models, k=args.cv,
         features=[f for f in args.features.split(",") if f], train=not args.cached_only,
-        threads=args.threads, command=command)
+        threads=args.threads, command=command,
+        fixed=load_model(folder, device="cpu") if args.transductive and folder else None)
     report = write_calibration_report(outcome, args.report)
     print(report.read_text(encoding="utf-8"))
     if args.write_card:

@@ -101,8 +101,13 @@ def out_of_fold_rows(
     train: bool = True,
     threads: int | None = None,
     max_steps: int | None = None,
+    fixed: Any = None,
 ) -> tuple[dict[str, SceneRows], list[list[str]], list[str]]:
     """Every scene's calibration rows from the prediction of a model that never saw it.
+
+    ``fixed`` (a loaded model) replaces the fold models: every scene is predicted by it (the
+    transductive proxy of ``--transductive``: a shipped model that saw the scenes' MODIS
+    inputs in its self-supervised training, never their ASTER).
 
     Returns ``(rows by scene, folds, fold model folders)``.
     """
@@ -110,7 +115,9 @@ def out_of_fold_rows(
     folds = assign_folds(list_dev_samples(data), k)
     rows: dict[str, SceneRows] = {}
     folders: list[str] = []
-    plain = None if method.learned else load_model(method.name, device="cpu")
+    plain = fixed
+    if plain is None and not method.learned:
+        plain = load_model(method.name, device="cpu")
     for fold, held in enumerate(folds):
         train_samples = [s for f in folds for s in f if s not in held]
         if plain is None:
@@ -139,11 +146,13 @@ def calibrate_uncertainty(
     threads: int | None = None,
     max_steps: int | None = None,
     command: str = "",
+    fixed: Any = None,
 ) -> CalibrationOutcome:
-    """Out-of-fold calibration and figures of ``method``'s uncertainty (module docstring)."""
+    """Out-of-fold calibration and figures of ``method``'s uncertainty (module docstring);
+    ``fixed``: see :func:`out_of_fold_rows`."""
     rows, folds, folders = out_of_fold_rows(
         method, data=data, root=root, k=k, features=features, config=config, train=train,
-        threads=threads, max_steps=max_steps)
+        threads=threads, max_steps=max_steps, fixed=fixed)
     sigmas, fold_models = calibrate_out_of_fold(rows, folds, features)
     scores = uncertainty_scores({n: r.err for n, r in rows.items()}, sigmas)
     final = fit_uncertainty(list(rows.values()), features)
@@ -153,9 +162,7 @@ def calibrate_uncertainty(
         "command": command,
         "data": Path(data).name,
         "reference": REFERENCE,
-        "errors_from": f"out-of-fold predictions of {method.name}: each scene predicted by "
-                       f"the fold model trained on the other folds' MODIS inputs only"
-                       if method.learned else f"{method.name} (untrained)",
+        "errors_from": _errors_from(method, fixed),
         "folds": folds,
         "fold_rule": FOLD_RULE,
         "fit": "Gaussian likelihood of the errors, log-linear variance, ridge 1e-3 on the "
@@ -172,6 +179,18 @@ def calibrate_uncertainty(
     }
     return CalibrationOutcome(method.name, folds, scores, fold_models, replace(final, info=info),
                               folders)
+
+
+def _errors_from(method: CVMethod, fixed: Any) -> str:
+    if fixed is not None:
+        return (f"TRANSDUCTIVE proxy: every scene predicted by the model {method.name} itself, "
+                "whose self-supervised training saw the scenes' MODIS inputs (never ASTER); "
+                "the calibrator is still fitted out of fold; rerun with the fold models for the "
+                "out-of-fold errors")
+    if method.learned:
+        return (f"out-of-fold predictions of {method.name}: each scene predicted by the fold "
+                "model trained on the other folds' MODIS inputs only")
+    return f"{method.name} (untrained)"
 
 
 def write_uncertainty_card(folder: str | Path, model: UncertaintyModel) -> Path:
