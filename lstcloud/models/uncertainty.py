@@ -57,6 +57,8 @@ FACTOR = 4
 ONE_SIGMA = 0.6826894921370859
 #: Radius (1 km pixels) of the neighbourhood statistics.
 LOCAL_RADIUS_1KM = 4
+#: Radius (1 km pixels) of the regional statistics (the landscape's thermal contrast).
+REGIONAL_RADIUS_1KM = 12
 #: Radius (1 km pixels) within which invalid inputs count (nearness to cloud and fill).
 INVALID_RADIUS_1KM = 3
 _DETAIL_FLOOR_K = 0.05
@@ -105,10 +107,52 @@ def _f_lst_local_sd(x: _Inputs) -> np.ndarray:
     return _up(np.log(np.sqrt(np.maximum(sq - mean**2, 0.0)) + 0.1))
 
 
+def _f_lst_regional_sd(x: _Inputs) -> np.ndarray:
+    valid = np.isfinite(x.lst).astype(np.float64)
+    mean = _box_mean(x.lst, valid, REGIONAL_RADIUS_1KM)
+    sq = _box_mean(x.lst**2, valid, REGIONAL_RADIUS_1KM)
+    return _up(np.log(np.sqrt(np.maximum(sq - mean**2, 0.0)) + 0.1))
+
+
 def _f_lst_anomaly(x: _Inputs) -> np.ndarray:
     valid = np.isfinite(x.lst).astype(np.float64)
     mean = _box_mean(x.lst, valid, LOCAL_RADIUS_1KM)
     return _up(x.lst - mean)
+
+
+def _f_lst_abs_anomaly(x: _Inputs) -> np.ndarray:
+    return np.log(np.abs(np.nan_to_num(_f_lst_anomaly(x))) + 0.1)
+
+
+def _f_pred_anomaly(x: _Inputs) -> np.ndarray:
+    pred = np.where(np.isfinite(x.pred), x.pred, np.nan)
+    valid = np.isfinite(pred).astype(np.float64)
+    local = _box_mean(np.nan_to_num(pred), valid, FACTOR)
+    return np.log(np.abs(np.nan_to_num(pred - local)) + 0.05)
+
+
+def _local_regression(x: _Inputs) -> tuple[np.ndarray, np.ndarray]:
+    """Local least squares of the 1 km LST on the 1 km NDVI within 4 km: residual (K) and
+    correlation, per 1 km pixel."""
+    h, w = x.lst.shape
+    ndvi = _f_ndvi(x).reshape(h, FACTOR, w, FACTOR).mean(axis=(1, 3))
+    valid = np.isfinite(x.lst).astype(np.float64)
+    lst = np.nan_to_num(x.lst)
+    r = LOCAL_RADIUS_1KM
+    mt, mn = _box_mean(lst, valid, r), _box_mean(ndvi, valid, r)
+    cov = _box_mean(lst * ndvi, valid, r) - mt * mn
+    vn = np.maximum(_box_mean(ndvi**2, valid, r) - mn**2, 1e-6)
+    vt = np.maximum(_box_mean(lst**2, valid, r) - mt**2, 1e-6)
+    resid = lst - (mt + cov / vn * (ndvi - mn))
+    return np.nan_to_num(resid), np.nan_to_num(cov / np.sqrt(vn * vt))
+
+
+def _f_ndvi_lst_residual(x: _Inputs) -> np.ndarray:
+    return _up(np.log(np.abs(_local_regression(x)[0]) + 0.1))
+
+
+def _f_ndvi_lst_corr(x: _Inputs) -> np.ndarray:
+    return _up(_local_regression(x)[1])
 
 
 def _f_lst_gradient(x: _Inputs) -> np.ndarray:
@@ -184,6 +228,19 @@ class _Feature:
 FEATURES: Mapping[str, _Feature] = {
     "lst_local_sd": _Feature(_f_lst_local_sd, LOCAL_RADIUS_1KM,
                              "log(0.1 K + sd of the valid 1 km LST within 4 km), log K"),
+    "lst_regional_sd": _Feature(_f_lst_regional_sd, REGIONAL_RADIUS_1KM,
+                                "log(0.1 K + sd of the valid 1 km LST within 12 km): the "
+                                "landscape's thermal contrast, log K"),
+    "lst_abs_anomaly": _Feature(_f_lst_abs_anomaly, LOCAL_RADIUS_1KM,
+                                "log(0.1 K + |1 km LST minus its mean within 4 km|), log K"),
+    "pred_anomaly": _Feature(_f_pred_anomaly, 1,
+                             "log(0.05 K + |prediction minus its mean within 1 km|), log K"),
+    "ndvi_lst_residual": _Feature(_f_ndvi_lst_residual, LOCAL_RADIUS_1KM + 1,
+                                  "log(0.1 K + |1 km LST minus its local linear fit on the NDVI "
+                                  "within 4 km|): what the guide does not explain, log K"),
+    "ndvi_lst_corr": _Feature(_f_ndvi_lst_corr, LOCAL_RADIUS_1KM + 1,
+                              "correlation of the 1 km LST and NDVI within 4 km: how much the "
+                              "guide explains"),
     "lst_anomaly": _Feature(_f_lst_anomaly, LOCAL_RADIUS_1KM,
                             "1 km LST minus its mean within 4 km, K"),
     "lst_gradient": _Feature(_f_lst_gradient, 2,
@@ -505,7 +562,7 @@ def conformal_scale(err: np.ndarray, sigma: np.ndarray, *, coverage: float = ONE
 
 
 #: Features that read the prediction at neighbouring 250 m pixels (the halo grows by 8 px).
-_PRED_NEIGHBOUR_FEATURES = frozenset({"pred_gradient"})
+_PRED_NEIGHBOUR_FEATURES = frozenset({"pred_gradient", "pred_anomaly"})
 
 
 class UncertaintyCapable:

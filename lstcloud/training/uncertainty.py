@@ -53,10 +53,13 @@ __all__ = [
 ]
 
 #: The features of the shipped calibrations (:data:`lstcloud.models.uncertainty.FEATURES`):
-#: the error sources the issue names, fixed before any fit.
+#: the error sources of issue 22 (NDVI and land cover, the guide's heterogeneity, the LST
+#: gradient, nearness to cloud and fill, the model's detail), plus the prediction's gradient
+#: and the local LST-NDVI regression, added after out-of-fold screening (docs/evaluation.md).
 DEFAULT_FEATURES: tuple[str, ...] = (
     "ndvi", "ndvi_local_mean", "ndvi_cell_sd", "ndvi_gradient", "lst_gradient",
-    "lst_local_sd", "invalid_fraction", "detail", "pred_gradient",
+    "lst_local_sd", "invalid_fraction", "detail", "pred_gradient", "ndvi_lst_residual",
+    "ndvi_lst_corr",
 )
 REFERENCE = ("ASTER AST_08 (250 m output and sigma -> ASTER grid, bilinear; ASTER > 250 K; "
              "mask eroded by 8 px); pixels pooled over the scenes")
