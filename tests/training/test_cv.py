@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lstcloud.errors import ConfigError
 from lstcloud.evaluate.datasets import iter_dev_samples
 from lstcloud.training.cv import (
     CVMethod,
     cross_validate_aster,
+    fold_model,
     oracle_prediction,
     write_cv_summary,
 )
@@ -63,7 +65,8 @@ def test_fold_member_trains_on_modis_of_training_folds_only(
 def test_cross_validation_scores_every_scene_once_out_of_fold(
     six_scenes: Path, tmp_path: Path
 ) -> None:
-    tiny = CVMethod("tiny", (tiny_config().with_updates(**{"optim.max_steps": 3}),), "flips")
+    tiny = CVMethod("tiny", (tiny_config().with_updates(**{"optim.max_steps": 3}),), "flips",
+                    uncertainty_features=("ndvi", "lst_local_sd"))
     outcome = cross_validate_aster(six_scenes, [tiny], k=3, root=tmp_path / "folds",
                                    progress=False)
     rows = outcome.result.per_sample
@@ -90,9 +93,22 @@ def test_cross_validation_scores_every_scene_once_out_of_fold(
     unc = outcome.uncertainty["tiny"]  # flips TTA: 4 passes, a spread per pixel
     assert -1 <= unc["spearman_pooled"] <= 1 and len(unc["bins"]) == 5
     assert unc["flags"]["ok (no flag)"]["n_px"] > 0
+    calibrated = outcome.calibrated["tiny"]  # sigma recalibrated per fold, out of fold
+    assert calibrated["n_scenes"] == 6 and 0.4 < calibrated["coverage_1sigma"] < 0.9
+    assert calibrated["coverage_90"] > calibrated["coverage_1sigma"]
     md = write_cv_summary(outcome, tmp_path / "report", command="lstcloud evaluate aster --cv 3")
     text = md.read_text()
     assert "| tiny |" in text and "gap closed" in text and "--cv 3" in text
+    assert "Calibrated uncertainty, out of fold" in text
+    assert (tmp_path / "report" / "reliability_cv.png").stat().st_size > 1000
+    # fold_model reads the cache without training when asked, and refuses a missing member
+    train = [s for s in SCENES if s not in outcome.folds[0]]
+    model, folders = fold_model(tiny, data=six_scenes, train_samples=train,
+                                root=tmp_path / "folds", fold=0, max_steps=None, train=False)
+    assert folders[0].parent.name == "fold0" and model.passes == 4
+    with pytest.raises(ConfigError, match="not finished"):
+        fold_model(tiny, data=six_scenes, train_samples=train, root=tmp_path / "empty", fold=0,
+                   train=False)
 
 
 def test_oracle_keeps_modis_block_means(six_scenes: Path) -> None:
