@@ -222,7 +222,7 @@ def _uncertainty_section(
 
     scores = result.uncertainty_summary()
     plot_reliability(scores, out / "reliability.png",
-                     title=f"sigma vs error against {result.reference_label}")
+                     title=f"sigma vs error against\n{result.reference_label}")
     figures.append(("reliability.png", "Reliability: RMSE against the reference per sigma "
                                        "decile vs the mean sigma (K)"))
     lines = ["## Uncertainty (methods with a calibrated sigma; pixels pooled over samples)", "",

@@ -125,3 +125,38 @@ def test_tiled_product_sigma_equals_whole_scene_sigma() -> None:
     _, direct = model.predict_with_uncertainty(lst[0], ndvi[0])
     m = halo + 8
     assert np.nanmax(np.abs(direct[m:-m, m:-m] - whole_sigma[m:-m, m:-m])) < 1e-3
+
+
+def test_product_stores_sigma_as_a_cf_standard_error_of_the_lst(tmp_path) -> None:
+    import lstcloud
+    from lstcloud.cube.product import Provenance, create_product
+    from tests.test_product import _grid
+
+    prov = Provenance(model_name="m", model_sha256="abc", receptive_field_px=8,
+                      input_cube="in.zarr", model_card={"uncertainty": _section()})
+    product = create_product(str(tmp_path / "p.zarr"), grid=_grid(), dates=[D0],
+                             provenance=prov)
+    assert product.layer_names() == ("lst_250m", "lst_250m_quality", "lst_250m_uncertainty")
+    ds = lstcloud.open_product(str(tmp_path / "p.zarr"))
+    sigma = ds["lst_250m_uncertainty"]
+    assert sigma.attrs["standard_name"] == f"{ds.lst_250m.attrs['standard_name']} standard_error"
+    assert sigma.attrs["units"] == "K" and sigma.dtype == np.float32
+    assert "lst_250m_uncertainty" in ds.lst_250m.attrs["ancillary_variables"].split()
+    plain = Provenance(model_name="m", model_sha256="abc", receptive_field_px=8,
+                       input_cube="in.zarr")
+    create_product(str(tmp_path / "q.zarr"), grid=_grid(), dates=[D0], provenance=plain)
+    assert "lst_250m_uncertainty" not in lstcloud.open_product(str(tmp_path / "q.zarr"))
+
+
+def test_point_series_exports_carry_the_uncertainty() -> None:
+    import xarray as xr
+
+    from lstcloud.query.export import series_records, series_to_csv
+
+    times = np.array(["2021-07-01", "2021-07-02"], dtype="datetime64[ns]")
+    series = xr.Dataset({"lst_250m": ("time", np.array([300.0, np.nan], np.float32)),
+                         "lst_250m_uncertainty": ("time", np.array([1.5, np.nan], np.float32))},
+                        coords={"time": times})
+    records = series_records(series)
+    assert records[0]["uncertainty_k"] == 1.5 and records[1]["uncertainty_k"] is None
+    assert series_to_csv(series).splitlines()[0] == "date,lst_k,uncertainty_k,complete"
