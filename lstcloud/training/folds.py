@@ -113,6 +113,8 @@ def _finished(folder: Path, config: TrainConfig) -> bool:
         return False
     card = json.loads(card_path.read_text(encoding="utf-8"))
     recorded = (card.get("training") or {}).get("config") or {}
+    # a cache written by a version whose config has more (unset) fields still matches
+    recorded = {k: v for k, v in recorded.items() if k in TrainConfig.model_fields or v is not None}
     try:
         recorded_cfg = TrainConfig.model_validate(recorded)
     except ValueError:

@@ -137,3 +137,24 @@ def test_cli_cv_command_writes_the_out_of_fold_table(six_scenes: Path, tmp_path:
     assert len(list((report / "folds").glob("fold*/sc-unet-*/model.json"))) == 2
     assert (report / "metrics.json").is_file() and (report / "report.md").is_file()
     assert "sc-unet" in capsys.readouterr().out
+
+
+def test_cached_fold_member_tolerates_unset_fields_of_a_newer_config(tmp_path: Path) -> None:
+    from lstcloud.training.folds import cached_fold_member, fold_config, member_key
+
+    member = FoldMember(tiny_config())
+    train = ["000", "007"]
+    config = fold_config(member.config, data=tmp_path, train_samples=train)
+    folder = tmp_path / "root" / "fold0" / member_key(config)
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"")
+
+    def write(extra: dict) -> Path | None:
+        recorded = {**config.model_dump(mode="json"), **extra}
+        (folder / "model.json").write_text(json.dumps({"training": {"config": recorded}}))
+        return cached_fold_member(member, data=tmp_path, train_samples=train,
+                                  root=tmp_path / "root", fold=0)
+
+    assert write({}) == folder
+    assert write({"a_newer_field": None}) == folder  # unset: the same recipe
+    assert write({"a_newer_field": {"on": True}}) is None  # set: another recipe
