@@ -58,6 +58,21 @@ def test_fit_recovers_a_known_log_linear_variance() -> None:
     assert conformal_scale(err, 0.5 * got) == pytest.approx(2.0, abs=0.06)
 
 
+def test_every_feature_is_finite_next_to_missing_inputs() -> None:
+    lst, ndvi = day_inputs(12, 12, [D0])
+    lst, ndvi = lst[0].copy(), ndvi[0].copy()
+    lst[3:5, 3:6] = np.nan
+    ndvi[30:34, 0:9] = np.nan
+    pred = np.repeat(np.repeat(lst, 4, 0), 4, 1) + 0.3
+    names = sorted(FEATURES)
+    feats = uncertainty_features(lst, ndvi, pred, names, spread_250m=np.full(pred.shape, 0.2))
+    finite = np.isfinite(pred)
+    assert feats.shape == (len(names), *pred.shape)
+    assert np.isfinite(feats[:, finite]).all()
+    with pytest.raises(ConfigError, match="spread"):
+        uncertainty_features(lst, ndvi, pred, ["spread"])
+
+
 def test_card_section_round_trips_and_malformed_ones_are_refused() -> None:
     section = _section()
     again = UncertaintyModel.from_dict(section).to_dict()
