@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     method, folder = method_for(args.model)
+    # the card names folders, never a machine path: absolute paths keep their last component
     command = "python training/calibrate_uncertainty.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        shlex.quote(Path(a).name if Path(a).is_absolute() else a)
+        for a in (argv if argv is not None else sys.argv[1:]))
     outcome = calibrate_uncertainty(
         method, data=args.data, root=args.cv_models, k=args.cv,
         features=[f for f in args.features.split(",") if f], train=not args.cached_only,
