@@ -22,7 +22,13 @@ See :mod:`lstcloud.cube.schema` for the variables and their attributes.
 from __future__ import annotations
 
 from lstcloud.cube.errors import TransientCubeError
-from lstcloud.cube.product import LST_VAR, QUALITY_VAR, SPREAD_VAR, open_product
+from lstcloud.cube.product import (
+    LST_VAR,
+    QUALITY_VAR,
+    SPREAD_VAR,
+    UNCERTAINTY_VAR,
+    open_product,
+)
 from lstcloud.cube.schema import VARIABLES, CubeVariable, cube_variables
 from lstcloud.cube.status import (
     TileDayStatus,
@@ -47,6 +53,7 @@ __all__ = [
     "LST_VAR",
     "QUALITY_VAR",
     "SPREAD_VAR",
+    "UNCERTAINTY_VAR",
     "VARIABLES",
     "CubeLayout",
     "CubeVariable",

@@ -47,6 +47,7 @@ __all__ = [
     "LST_VAR",
     "QUALITY_VAR",
     "SPREAD_VAR",
+    "UNCERTAINTY_VAR",
     "ProductCube",
     "ProductGrid",
     "Provenance",
@@ -67,6 +68,10 @@ QUALITY_VAR = "lst_250m_quality"
 SPREAD_VAR = "lst_250m_spread"
 #: The period mean of a composite cube (``lstcloud compose``), read as ``lst_250m``.
 COMPOSITE_MEAN_VAR = "lst_250m_mean"
+#: Calibrated 1-sigma uncertainty (K): written when the product's model card has one.
+UNCERTAINTY_VAR = "lst_250m_uncertainty"
+#: ``standard_name`` of the LST; its uncertainty is the CF ``standard_error`` of it.
+LST_STANDARD_NAME = "surface_temperature"
 MARKER_DIR = "_lstcloud/days"
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -108,6 +113,11 @@ class Provenance:
         """Whether the model gives a per-pixel spread (an ensemble of several passes)."""
         card = self.model_card or {}
         return card.get("architecture") == "ensemble" and int(card.get("passes") or 1) > 1
+
+    @property
+    def has_uncertainty(self) -> bool:
+        """Whether the model gives a calibrated sigma (its card's ``uncertainty`` section)."""
+        return bool((self.model_card or {}).get("uncertainty"))
 
     def attrs(self) -> dict[str, Any]:
         """Group attributes (``lstcloud_`` prefixed; the identity ones only when set)."""
@@ -166,13 +176,14 @@ def _write_template(
     group.attrs.update(_group_attrs(provenance))
     ny, nx = grid.y.size, grid.x.size
     cy, cx = grid.chunks
+    ancillary = " ".join([QUALITY_VAR, *([SPREAD_VAR] if provenance.has_spread else []),
+                          *([UNCERTAINTY_VAR] if provenance.has_uncertainty else [])])
     layers: list[tuple[str, str, Any, dict[str, Any]]] = [
         (LST_VAR, "float32", np.nan, {
-            "standard_name": "surface_temperature",
+            "standard_name": LST_STANDARD_NAME,
             "long_name": "daytime land surface temperature at 250 m (super-resolved MODIS)",
             "units": "K",
-            "ancillary_variables": (f"{QUALITY_VAR} {SPREAD_VAR}" if provenance.has_spread
-                                    else QUALITY_VAR),
+            "ancillary_variables": ancillary,
             "valid_min": 150.0,
             "valid_max": 400.0,
         }),
@@ -186,6 +197,8 @@ def _write_template(
             "comment": "ranks the error against ASTER weakly (docs/evaluation.md); it is not "
                        "a calibrated standard deviation of the error",
         }))
+    if provenance.has_uncertainty:
+        layers.append((UNCERTAINTY_VAR, "float32", np.nan, uncertainty_attrs()))
     for name, dtype, fill, attrs in layers:
         group.create_array(
             name,
@@ -248,6 +261,21 @@ def _write_template(
     ref[...] = 0
 
 
+
+
+def uncertainty_attrs() -> dict[str, Any]:
+    """CF attributes of :data:`UNCERTAINTY_VAR` (a ``standard_error`` ancillary of the LST)."""
+    return {
+        "standard_name": f"{LST_STANDARD_NAME} standard_error",
+        "long_name": "1-sigma uncertainty of lst_250m as an estimate of an independent 250 m "
+                     "LST (what ASTER would measure)",
+        "units": "K",
+        "comment": "calibrated out of fold against ASTER AST_08 on the development scenes "
+                   "(docs/evaluation.md, 'Calibrated uncertainty'); +-1 sigma is meant to "
+                   "cover 68 % and +-1.645 sigma 90 % of such pixels. It includes the "
+                   "MODIS-ASTER sensor mismatch; it is not the model's error alone.",
+        "coverage_content_type": "qualityInformation",
+    }
 
 
 def _group_attrs(provenance: Provenance) -> dict[str, Any]:
@@ -490,11 +518,15 @@ class ProductCube:
         index = self.time_index(date)
         return (slice(index, index + 1), slice(None), slice(None))
 
+    def layer_names(self) -> tuple[str, ...]:
+        """The product's layers present, in write order: ``lst_250m``, ``lst_250m_quality``,
+        ``lst_250m_spread`` (ensembles), ``lst_250m_uncertainty`` (calibrated models)."""
+        return tuple(n for n in (LST_VAR, QUALITY_VAR, SPREAD_VAR, UNCERTAINTY_VAR)
+                     if n in self.group)
+
     def arrays(self) -> tuple[zarr.Array, ...]:
-        """The writable ``lst_250m``, ``lst_250m_quality`` and (ensembles) ``lst_250m_spread``
-        arrays, in that order (for region writes)."""
-        names = [n for n in (LST_VAR, QUALITY_VAR, SPREAD_VAR) if n in self.group]
-        return tuple(self.group[n] for n in names)  # type: ignore[misc]
+        """The writable arrays of :meth:`layer_names`, in that order (for region writes)."""
+        return tuple(self.group[n] for n in self.layer_names())  # type: ignore[misc]
 
     def marker_url(self, date: dt.date) -> str:
         """URL of the completion marker of ``date``."""

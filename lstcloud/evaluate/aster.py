@@ -168,8 +168,14 @@ def evaluate_aster(
         ndvi = fill_nearest(sample.ndvi_250m.data)
         aster_mask = aster_valid_mask(sample.aster.data, config=config)
         on_aster: dict[str, np.ndarray] = {}
+        sigmas: dict[str, np.ndarray] = {}
         for method in methods:
-            pred = method.predict(lst, ndvi)
+            if method.predict_with_uncertainty is not None:
+                pred, sigma = method.predict_with_uncertainty(lst, ndvi)
+                sigmas[method.name] = to_aster_grid(
+                    sigma, src=sample.ndvi_250m, dst=sample.aster, resampling=config.resampling)
+            else:
+                pred = method.predict(lst, ndvi)
             if pred.shape != sample.ndvi_250m.shape:
                 raise ConfigError(
                     f"method {method.name!r} returned {pred.shape} for {sample.name}, "
@@ -187,6 +193,10 @@ def evaluate_aster(
             scores["ssim_bbox"] = ssim_bounding_box(image, reference, mask=region)
             result.add_score(sample.name, name, scores)
             result.add_pairs(name, image, reference, region)
+            if name in sigmas:
+                ok = region & np.isfinite(sigmas[name])
+                result.uncertainty.setdefault(name, {})[sample.name] = (
+                    (image[ok] - sample.aster.data[ok]).astype(np.float64), sigmas[name][ok])
         if len(result.panels) < config.n_panels:
             result.panels.append(
                 SamplePanel(

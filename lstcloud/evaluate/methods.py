@@ -71,6 +71,9 @@ class Method:
         Which implementation runs (``"lstcloud.models"``, ``"lstcloud.evaluate.baselines"`` ...).
     card
         The model card when the method is a model (else empty).
+    predict_with_uncertainty
+        ``(lst_coarse, ndvi_fine) -> (lst_fine, sigma_fine)`` (K) for a model with a
+        calibrated uncertainty (its card's ``uncertainty`` section), else ``None``.
     """
 
     name: str
@@ -78,6 +81,8 @@ class Method:
     needs_ndvi: bool
     source: str
     card: dict[str, Any] = field(default_factory=dict)
+    predict_with_uncertainty: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] \
+        | None = None
 
 
 def _card_dict(card: Any) -> dict[str, Any]:
@@ -116,8 +121,17 @@ def _from_model(name: str, model: Any, *, needs_ndvi_default: bool) -> Method:
         out = model.predict(np.asarray(lst, np.float32), np.asarray(ndvi, np.float32))
         return np.asarray(out, dtype=np.float32)
 
+    with_sigma = None
+    if getattr(model, "uncertainty", None) is not None:
+
+        def with_sigma(lst: np.ndarray, ndvi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            pred, sigma = model.predict_with_uncertainty(np.asarray(lst, np.float32),
+                                                         np.asarray(ndvi, np.float32))
+            return np.asarray(pred, np.float32), np.asarray(sigma, np.float32)
+
     return Method(
-        name=name, predict=predict, needs_ndvi=needs_ndvi, source="lstcloud.models", card=card
+        name=name, predict=predict, needs_ndvi=needs_ndvi, source="lstcloud.models", card=card,
+        predict_with_uncertainty=with_sigma,
     )
 
 

@@ -212,6 +212,32 @@ _PROTOCOL_TEXT = {
 }
 
 
+def _uncertainty_section(
+    result: ProtocolResult, out: Path, figures: list[tuple[str, str]]
+) -> list[str]:
+    """The uncertainty table of every method with a sigma, and its reliability diagram."""
+    if not result.uncertainty:
+        return []
+    from .calibration import plot_reliability
+
+    scores = result.uncertainty_summary()
+    plot_reliability(scores, out / "reliability.png",
+                     title=f"sigma vs error against\n{result.reference_label}")
+    figures.append(("reliability.png", "Reliability: RMSE against the reference per sigma "
+                                       "decile vs the mean sigma (K)"))
+    lines = ["## Uncertainty (methods with a calibrated sigma; pixels pooled over samples)", "",
+             "| method | +-1 sigma coverage (68 %) | +-1.645 sigma coverage (90 %) | RMSE per "
+             "sigma quintile, low to high (K) | top / bottom | Spearman(sigma, abs error) |",
+             "|---|---|---|---|---|---|"]
+    for name, sc in scores.items():
+        quint = " / ".join(f"{b['rmse_k']:.2f}" for b in sc["rmse_by_sigma_quintile"])
+        lines.append(f"| {name} | {100 * sc['coverage_1sigma']:.1f} % | "
+                     f"{100 * sc['coverage_90']:.1f} % | {quint} | "
+                     f"{sc['rmse_ratio_top_bottom_quintile']:.2f} | "
+                     f"{sc['spearman_sigma_abs_error']:.2f} |")
+    return [*lines, "", f"Reference: {result.reference_label}; sigma and error in K.", ""]
+
+
 def write_report(result: ProtocolResult, out_dir: str | Path) -> Path:
     """Write ``metrics.json``, the figures and ``report.md`` into ``out_dir``.
 
@@ -234,6 +260,7 @@ def write_report(result: ProtocolResult, out_dir: str | Path) -> Path:
     _plot_histograms(result, out / "error_hist.png")
     figures.append(("error_hist.png", "Histograms of method - reference (K)"))
 
+    unc_lines = _uncertainty_section(result, out, figures)
     config = ", ".join(f"{k}={v}" for k, v in result.config.items())
     lines = [
         f"# lstcloud evaluation: {result.protocol} protocol",
@@ -252,6 +279,7 @@ def write_report(result: ProtocolResult, out_dir: str | Path) -> Path:
         "with data_range = reference max-min; PSNR in dB with peak = reference max-min.",
         "",
     ]
+    lines += unc_lines
     if result.notes:
         lines += ["## Caveats", "", *[f"- {note}" for note in result.notes], ""]
     lines += ["## Figures", ""]

@@ -63,6 +63,9 @@ class ProtocolResult:
     seed: int = 0
     training_overlap: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: method -> sample -> (error against the reference, sigma) on the scored pixels (K)
+    uncertainty: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = field(
+        default_factory=dict)
 
     def add_score(self, sample: str, method: str, scores: dict[str, Any], **extra: Any) -> None:
         """Record the scores of ``method`` on ``sample``."""
@@ -125,6 +128,17 @@ class ProtocolResult:
             }
         return out
 
+    def uncertainty_summary(self) -> dict[str, dict[str, Any]]:
+        """Per method with a sigma: coverage at 68 / 90 %, RMSE per sigma quintile, the
+        reliability table (:func:`lstcloud.evaluate.calibration.uncertainty_scores`)."""
+        from .calibration import uncertainty_scores
+
+        return {
+            name: uncertainty_scores({s: e for s, (e, _) in per.items()},
+                                     {s: sg for s, (_, sg) in per.items()})
+            for name, per in self.uncertainty.items()
+        }
+
     def to_json(self) -> dict[str, Any]:
         """The metrics.json document (NaN / inf written as null)."""
         doc = {
@@ -136,6 +150,8 @@ class ProtocolResult:
             "per_sample": self.per_sample,
             "notes": self.notes,
         }
+        if self.uncertainty:
+            doc["uncertainty"] = self.uncertainty_summary()
         return _json_safe(doc)
 
 

@@ -173,6 +173,7 @@ def predict_tiles(
     origin_1km: tuple[int, int],
     plan: HaloPlan,
     spread: bool = False,
+    uncertainty: bool = False,
 ) -> np.ndarray:
     """Predict the core of a padded window, tile by tile, in batches.
 
@@ -192,20 +193,25 @@ def predict_tiles(
 
     spread
         Also the model's spread (``predict_tensor_with_spread``, an ensemble's passes).
+    uncertainty
+        Also the model's calibrated sigma (``sigma_of``: the card's ``uncertainty``), computed
+        per tile from its inputs and prediction (the plan's context covers its reach).
 
     Returns
     -------
     numpy.ndarray
         (4 h_core, 4 w_core) float32 LST in K, NaN where the covering 1 km LST is NaN; with
-        ``spread``, (2, 4 h_core, 4 w_core): the LST and its spread (K).
+        ``spread`` and / or ``uncertainty``, (1 + n, 4 h_core, 4 w_core): the LST, then its
+        spread, then its sigma (K).
     """
     sy, sx = core_1km
     oy, ox = origin_1km
     h, w = sy.stop - sy.start, sx.stop - sx.start
-    out = np.full((2 if spread else 1, 4 * h, 4 * w), np.nan, dtype=np.float32)
+    n_out = 1 + int(spread) + int(uncertainty)
+    out = np.full((n_out, 4 * h, 4 * w), np.nan, dtype=np.float32)
     core_lst = lst[sy, sx]
     if not np.isfinite(core_lst).any():
-        return out if spread else out[0]
+        return out if n_out > 1 else out[0]
     c = plan.context_1km
     ys, ty = tile_starts(oy + sy.start, oy + sy.stop, tile=plan.tile_1km, align=plan.align_1km)
     xs, tx = tile_starts(ox + sx.start, ox + sx.stop, tile=plan.tile_1km, align=plan.align_1km)
@@ -225,6 +231,10 @@ def predict_tiles(
             ]
         )
         pred = _run_model(model, lst_b, ndvi_b, spread=spread)  # (N, 1 or 2, H, W)
+        if uncertainty:
+            sigma = [model.sigma_of(a, b, p[0]) for a, b, p in zip(lst_b, ndvi_b, pred,
+                                                                   strict=True)]
+            pred = np.concatenate([pred, np.stack(sigma)[:, None]], axis=1)
         for (ly, lx), tile in zip(batch, pred, strict=True):
             core = tile[:, 4 * c : 4 * (c + ty), 4 * c : 4 * (c + tx)]
             # intersect the tile core [ly, ly+ty) with the block core [sy.start, sy.stop)
@@ -238,7 +248,7 @@ def predict_tiles(
                                             4 * (x0 - lx) : 4 * (x1 - lx)]
     missing = ~np.isfinite(core_lst)
     out[:, np.repeat(np.repeat(missing, 4, axis=0), 4, axis=1)] = np.nan
-    return out if spread else out[0]
+    return out if n_out > 1 else out[0]
 
 
 def _run_model(
@@ -302,29 +312,31 @@ def _block_window(
 
 def _predict_block(
     lst: np.ndarray, ndvi: np.ndarray, *guide: np.ndarray, model_key: str, plan: HaloPlan,
-    block_info: dict, spread: bool = False,
+    block_info: dict, spread: bool = False, uncertainty: bool = False,
 ) -> np.ndarray:
     lst, ndvi, core, origin, missing = _block_window(
         lst, ndvi, block_info, plan, guide[0] if guide else None
     )
+    layers = {"spread": spread, "uncertainty": uncertainty}
     if missing is None or not missing.any():
         model = get_model(model_key)
         return predict_tiles(model, lst, ndvi, core_1km=core, origin_1km=origin, plan=plan,
-                             spread=spread)
+                             **layers)
     # no guide there: the model sees no LST (as for a cloud), the interpolation fills it in
     guided_lst = np.where(missing, np.float32(np.nan), lst)
+    n_out = 1 + int(spread) + int(uncertainty)
     if np.isfinite(guided_lst[core]).any():
         out = predict_tiles(get_model(model_key), guided_lst, ndvi, core_1km=core,
-                            origin_1km=origin, plan=plan, spread=spread)
+                            origin_1km=origin, plan=plan, **layers)
     else:
         size = tuple(4 * (c.stop - c.start) for c in core)
-        out = np.full((2, *size) if spread else size, np.nan, dtype=np.float32)
+        out = np.full((n_out, *size) if n_out > 1 else size, np.nan, dtype=np.float32)
     interpolated = guide_free_250m(lst)[4 * core[0].start : 4 * core[0].stop,
                                         4 * core[1].start : 4 * core[1].stop]
     here = np.repeat(np.repeat(missing[core], 4, axis=0), 4, axis=1)
-    if spread:  # the interpolation has no ensemble: no spread
+    if n_out > 1:  # the interpolation has no ensemble spread and no calibrated sigma
         out[0][here] = interpolated[here]
-        out[1][here] = np.nan
+        out[1:, here] = np.nan
     else:
         out[here] = interpolated[here]
     return out
@@ -394,6 +406,7 @@ def super_resolve(
     resources: dict[str, float] | None = None,
     spread: bool = False,
     guide_missing: da.Array | None = None,
+    uncertainty: bool = False,
 ) -> tuple[da.Array, ...]:
     """Lazily super-resolve one day: 1 km LST (y, x) + 250 m NDVI (4y, 4x) -> 250 m LST.
 
@@ -418,11 +431,15 @@ def super_resolve(
         there the 250 m LST is the guide-free interpolation
         (:func:`~lstcloud.inference.guide_free.guide_free_250m`), the spread NaN, and the
         quality flag ``guide_missing``. ``None``: the guide is there everywhere.
+    uncertainty
+        Also the model's calibrated 1-sigma uncertainty (same tasks; ``plan`` must be made
+        for the model's ``uncertainty_halo_px``).
 
     Returns
     -------
     tuple of dask.array.Array
-        ``(lst_250m float32 K, quality uint8)`` (and ``spread float32 K`` with ``spread``),
+        ``(lst_250m float32 K, quality uint8)``, then ``spread float32 K`` with ``spread``,
+        then ``sigma float32 K`` with ``uncertainty``,
         chunked like the (aligned) 250 m NDVI. All share the input reads and halo exchange
         (same overlap tasks).
     """
@@ -442,17 +459,19 @@ def super_resolve(
         "chunks": ndvi_250m.chunks,
     }
     pin = dask.annotate(resources=dict(resources)) if resources else contextlib.nullcontext()
-    # with the spread, one model task gives both layers: a leading axis of 2, split below
+    # with the spread / sigma, one model task gives all layers: a leading axis, split below
+    n_out = 1 + int(spread) + int(uncertainty)
     layout: dict[str, Any] = (
-        {"new_axis": 0, "chunks": ((2,), *ndvi_250m.chunks), "spread": True} if spread else {}
+        {"new_axis": 0, "chunks": ((n_out,), *ndvi_250m.chunks), "spread": spread,
+         "uncertainty": uncertainty} if n_out > 1 else {}
     )
     with pin:
         predicted = da.map_overlap(
             _predict_block,
             *arrays,
             dtype=np.float32,
-            meta=np.empty((0,) * (3 if spread else 2), np.float32),
-            token="lstcloud-predict-spread" if spread else "lstcloud-predict",
+            meta=np.empty((0,) * (3 if n_out > 1 else 2), np.float32),
+            token="lstcloud-predict" + "-spread" * spread + "-uncertainty" * uncertainty,
             model_key=model_key,
             plan=plan,
             **{**common, **layout},
@@ -466,8 +485,8 @@ def super_resolve(
         plan=plan,
         **common,
     )
-    if spread:
-        return predicted[0], quality, predicted[1]
+    if n_out > 1:
+        return (predicted[0], quality, *(predicted[i] for i in range(1, n_out)))
     return predicted, quality
 
 

@@ -40,7 +40,14 @@ from lstcloud.cluster import as_completed_with_workers, client_context
 from lstcloud.core.dates import day_range
 from lstcloud.core.errors import CubeError, LstcloudError
 from lstcloud.core.redact import redact_text, redact_url
-from lstcloud.cube.product import LST_VAR, ProductCube, ProductGrid, Provenance
+from lstcloud.cube.product import (
+    LST_VAR,
+    SPREAD_VAR,
+    UNCERTAINTY_VAR,
+    ProductCube,
+    ProductGrid,
+    Provenance,
+)
 from lstcloud.cube.status import read_status
 from lstcloud.cube.store import open_input_cube
 from lstcloud.grid import SINUSOIDAL_WKT
@@ -350,6 +357,7 @@ def _day_graph(
     product_chunks: tuple[int, int],
     resources: dict[str, float] | None = None,
     tiles_without_guide: tuple[str, ...] = (),
+    layer_names: tuple[str, ...] = (),
 ) -> tuple[Any, int]:
     lst = ds["lst_day"].data[ti]
     ndvi = ds["ndvi"].data[ti]
@@ -358,9 +366,10 @@ def _day_graph(
     guide = None
     if tiles_without_guide:  # lst_only tiles: interpolated, flagged guide_missing
         guide = guide_missing_mask(ds, tiles_without_guide, lst.chunks)
-    # the product of an ensemble also holds its spread (a third target)
+    # the product of an ensemble also holds its spread, a calibrated model its sigma
     layers = super_resolve(lst, ndvi, model_key=key, plan=plan, resources=resources,
-                           spread=len(targets) > 2, guide_missing=guide)
+                           spread=SPREAD_VAR in layer_names,
+                           uncertainty=UNCERTAINTY_VAR in layer_names, guide_missing=guide)
     out = layers[0]
     want = tuple(
         tuple(min(c, n - o) for o in range(0, n, c))
@@ -501,7 +510,7 @@ def _plan(info: _ModelInfo, *, tile_1km: int, batch_size: int, guide_free: bool)
     """The halo plan of the model; with ``guide_free`` (a day to predict has ``lst_only``
     tiles) deep enough for the guide-free path too, so that it is chunk-local as well."""
     return plan_halo(
-        info.receptive_field_px,
+        info.halo_px,
         align_1km=max(1, info.alignment_px // 4),
         tile_1km=tile_1km,
         batch_size=batch_size,
@@ -535,6 +544,14 @@ class _ModelInfo:
     card: dict[str, Any]
     receptive_field_px: int
     alignment_px: int
+
+    @property
+    def halo_px(self) -> int:
+        """The halo of the model tasks: the receptive field, widened to the reach of the
+        calibrated sigma when the product holds one."""
+        if not self.card.get("uncertainty"):
+            return self.receptive_field_px
+        return max(self.receptive_field_px, int(getattr(self.loaded, "uncertainty_halo_px", 0)))
 
     @classmethod
     def load(cls, model: Any) -> _ModelInfo:
@@ -668,6 +685,7 @@ class _PredictJob:
                 product_chunks=self.grid.chunks,
                 resources=resources,
                 tiles_without_guide=self.inputs[day].lst_only,
+                layer_names=self.product.layer_names(),
             )
             for day in todo
         }

@@ -35,6 +35,7 @@ from lstcloud.models.network import ARCHITECTURE, SIFCNN, NetworkConfig, count_p
 from lstcloud.models.normalization import Normalization
 from lstcloud.models.postprocess import Postprocess, apply_postprocess
 from lstcloud.models.receptive_field import halo_px, measure_pipeline_receptive_field
+from lstcloud.models.uncertainty import UncertaintyCapable
 
 __all__ = [
     "FILL_RADIUS_1KM",
@@ -72,7 +73,7 @@ def prepare_inputs(
     return torch.cat([lst_z, ndvi_z], dim=1)
 
 
-class CNNModel:
+class CNNModel(UncertaintyCapable):
     """A :class:`~lstcloud.models.base.SuperResolver` around :class:`SIFCNN`.
 
     Parameters

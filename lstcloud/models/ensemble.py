@@ -31,6 +31,7 @@ from lstcloud.models.adaptation import Adaptation, adapt_cnn
 from lstcloud.models.base import FACTOR, SuperResolver, check_pair, check_pair_tensor
 from lstcloud.models.card import CARD_FILE, read_card, software_version, utc_now, write_card
 from lstcloud.models.postprocess import Postprocess, apply_postprocess
+from lstcloud.models.uncertainty import UncertaintyCapable
 
 __all__ = ["ENSEMBLE", "TTA_MODES", "EnsembleModel", "load_ensemble", "save_ensemble"]
 
@@ -55,7 +56,7 @@ def _inverse(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
     return torch.rot90(x, -k, dims=(-2, -1)) if k else x
 
 
-class EnsembleModel:
+class EnsembleModel(UncertaintyCapable):
     """The mean of several super-resolvers over TTA transforms (a :class:`SuperResolver`).
 
     Parameters

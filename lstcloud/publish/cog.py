@@ -47,6 +47,7 @@ BLOCK = 512
 _STYLE: dict[str, dict[str, Any]] = {
     "lst_250m": {"predictor": "FLOATING_POINT", "resampling": "AVERAGE", "unit": "K"},
     "lst_250m_quality": {"predictor": "STANDARD", "resampling": "NEAREST", "unit": "1"},
+    "lst_250m_uncertainty": {"predictor": "FLOATING_POINT", "resampling": "AVERAGE", "unit": "K"},
 }
 
 

@@ -63,6 +63,11 @@ PROVIDERS = [
         "url": "https://github.com/lstcloud/lstcloud",
     },
 ]
+UNCERTAINTY_DOC = (
+    "1-sigma uncertainty (K) of lst_250m as an estimate of an independent 250 m LST (what "
+    "ASTER would measure), calibrated out of fold against ASTER AST_08; CF standard_error of "
+    "lst_250m. It includes the MODIS-ASTER sensor mismatch."
+)
 QUALITY_FLAGS_DOC = (
     "Per-pixel quality flags (uint8 bit field, 0 = valid); the bit meanings are in the "
     "variable's flag_masks / flag_meanings attributes."
@@ -116,6 +121,13 @@ def _cube_fields(info: ProductInfo, days: tuple[dt.date, dt.date] | None) -> dic
             "type": "auxiliary",
             "description": QUALITY_FLAGS_DOC,
             "dimensions": ["time", "y", "x"],
+        }
+    if "lst_250m_uncertainty" in info.variables:
+        variables["lst_250m_uncertainty"] = {
+            "type": "auxiliary",
+            "description": UNCERTAINTY_DOC,
+            "dimensions": ["time", "y", "x"],
+            "unit": "K",
         }
     return {"cube:dimensions": dimensions, "cube:variables": variables}
 
@@ -200,6 +212,15 @@ def _item_assets() -> dict[str, Any]:
             "data_type": "uint8",
             "nodata": 255,
         },
+        "lst_250m_uncertainty": {
+            "type": COG_MEDIA_TYPE,
+            "roles": ["data", "quality"],
+            "title": "Calibrated 1-sigma uncertainty of lst_250m (K) of the day, COG "
+                     "(products of a model with a calibrated uncertainty)",
+            "data_type": "float32",
+            "nodata": "nan",
+            "unit": "K",
+        },
         "zarr": {"type": ZARR_MEDIA_TYPE, "roles": ["data", "zarr"], "title": "Product datacube"},
     }
 
@@ -268,6 +289,7 @@ def _variable_asset(info: ProductInfo, asset: VariableAsset, day: dt.date | None
     title = {
         "lst_250m": "Land-surface temperature at 250 m (K), Cloud-Optimized GeoTIFF",
         "lst_250m_quality": "Quality flags of lst_250m (uint8 bit field, 0 = valid), COG",
+        "lst_250m_uncertainty": "Calibrated 1-sigma uncertainty of lst_250m (K), COG",
     }.get(asset.variable, f"{asset.variable} (Cloud-Optimized GeoTIFF)")
     band = {
         "data_type": asset.dtype,
@@ -286,7 +308,7 @@ def _variable_asset(info: ProductInfo, asset: VariableAsset, day: dt.date | None
         "unit": band["unit"],
         "raster:bands": [{**band, "scale": 1.0, "offset": 0.0}],
     }
-    if asset.variable == "lst_250m_quality":
+    if asset.variable in ("lst_250m_quality", "lst_250m_uncertainty"):
         out["roles"] = ["data", "quality"]
     return out
 

@@ -48,7 +48,7 @@ __all__ = ["PublishResult", "absolute_url", "publish_collection"]
 
 log = logging.getLogger(__name__)
 
-VARIABLES = ("lst_250m", "lst_250m_quality")
+VARIABLES = ("lst_250m", "lst_250m_quality", "lst_250m_uncertainty")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +147,7 @@ def _has_consolidated_metadata(product_url: str, storage_options: dict[str, Any]
 
 
 def _band(variable: str) -> tuple[str, float, str]:
-    if variable == "lst_250m":
+    if variable in ("lst_250m", "lst_250m_uncertainty"):
         return ("float32", float("nan"), "K")
     return ("uint8", 255.0, "1")
 

@@ -12,13 +12,20 @@ import xarray as xr
 from lstcloud.core.dates import as_date as parse_date
 from lstcloud.core.errors import ConfigError, CubeError
 from lstcloud.core.redact import redact_url
-from lstcloud.cube.product import LST_VAR, QUALITY_VAR, SPREAD_VAR, open_product
+from lstcloud.cube.product import (
+    LST_VAR,
+    QUALITY_VAR,
+    SPREAD_VAR,
+    UNCERTAINTY_VAR,
+    open_product,
+)
 
 __all__ = [
     "LST_VAR",
     "QUALITY_VAR",
     "SINUSOIDAL_PROJ",
     "SPREAD_VAR",
+    "UNCERTAINTY_VAR",
     "as_date",
     "day_complete_flags",
     "incomplete_days",

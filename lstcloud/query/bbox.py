@@ -16,6 +16,7 @@ from lstcloud.query._dataset import (
     LST_VAR,
     QUALITY_VAR,
     SPREAD_VAR,
+    UNCERTAINTY_VAR,
     day_complete_flags,
     incomplete_days,
     pixel_size,
@@ -95,7 +96,7 @@ def bbox_subset(
     rows = np.flatnonzero((y + dy / 2 > ymin) & (y - dy / 2 < ymax))
     if cols.size == 0 or rows.size == 0:
         raise CubeError(f"bbox {west},{south},{east},{north} does not intersect {source_of(ds)}")
-    names = [name for name in (LST_VAR, QUALITY_VAR, SPREAD_VAR) if name in ds]
+    names = [name for name in (LST_VAR, QUALITY_VAR, SPREAD_VAR, UNCERTAINTY_VAR) if name in ds]
     keep = [*names, *(c for c in ("spatial_ref",) if c in ds.variables)]
     sub = time_slice(ds[keep], start, end).isel(
         y=slice(int(rows[0]), int(rows[-1]) + 1), x=slice(int(cols[0]), int(cols[-1]) + 1)
@@ -146,12 +147,12 @@ def reproject(ds: xr.Dataset, *, crs: str | pyproj.CRS, resampling: str = "neare
         raise ConfigError(f"resampling: {resampling!r} is not a rasterio Resampling name") from exc
     native = product_crs(ds)
     out = {}
-    for name in (LST_VAR, QUALITY_VAR, SPREAD_VAR):
+    for name in (LST_VAR, QUALITY_VAR, SPREAD_VAR, UNCERTAINTY_VAR):
         if name not in ds:
             continue
         da = ds[name].drop_vars([c for c in ds[name].coords if c not in ds[name].dims])
         da = da.rio.set_spatial_dims(x_dim="x", y_dim="y").rio.write_crs(native)
-        if name in (LST_VAR, SPREAD_VAR):
+        if name in (LST_VAR, SPREAD_VAR, UNCERTAINTY_VAR):
             da = da.astype("float32").rio.write_nodata(np.nan, encoded=False)
             out[name] = da.rio.reproject(crs, resampling=lst_resampling)
         else:

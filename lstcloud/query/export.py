@@ -13,7 +13,7 @@ import xarray as xr
 
 from lstcloud.core.errors import ConfigError
 from lstcloud.cube.quality import flag_names
-from lstcloud.query._dataset import LST_VAR, QUALITY_VAR, product_crs
+from lstcloud.query._dataset import LST_VAR, QUALITY_VAR, UNCERTAINTY_VAR, product_crs
 
 __all__ = [
     "describe_pixel",
@@ -29,7 +29,8 @@ __all__ = [
 def series_records(series: xr.Dataset) -> list[dict[str, Any]]:
     """One ``{"date", "lst_k", "quality", "flags", "complete"}`` record per day of a
     :func:`point_series` result (``flags``: the names of the quality bits set, e.g.
-    ``guide_missing+near_invalid``; :func:`lstcloud.cube.quality.flag_names`).
+    ``guide_missing+near_invalid``; :func:`lstcloud.cube.quality.flag_names`), and
+    ``"uncertainty_k"``, the calibrated 1-sigma, when the product has it.
 
     ``complete`` is False for a day without its completion marker (still being written,
     interrupted, never predicted: its value is not data, whatever its quality flag says);
@@ -38,6 +39,7 @@ def series_records(series: xr.Dataset) -> list[dict[str, Any]]:
     records = []
     lst = series[LST_VAR].values if LST_VAR in series else None
     quality = series[QUALITY_VAR].values if QUALITY_VAR in series else None
+    sigma = series[UNCERTAINTY_VAR].values if UNCERTAINTY_VAR in series else None
     complete = series["day_complete"].values if "day_complete" in series else None
     for i, time in enumerate(series["time"].values):
         value = None if lst is None or not math.isfinite(float(lst[i])) else float(lst[i])
@@ -45,6 +47,9 @@ def series_records(series: xr.Dataset) -> list[dict[str, Any]]:
             "date": str(np.datetime_as_string(time, unit="D")),
             "lst_k": None if value is None else round(value, 3),
         }
+        if sigma is not None:
+            ok = value is not None and math.isfinite(float(sigma[i]))
+            record["uncertainty_k"] = round(float(sigma[i]), 3) if ok else None
         if quality is not None:
             record["quality"] = int(quality[i])
             record["flags"] = flag_names(int(quality[i]))
@@ -63,7 +68,8 @@ def series_to_csv(series: xr.Dataset, path: str | Path | None = None) -> str:
     """
     records = series_records(series)
     quality = ["quality", "flags"] if QUALITY_VAR in series else []
-    columns = ["date", "lst_k", *quality, "complete"]
+    columns = ["date", "lst_k", *(["uncertainty_k"] if UNCERTAINTY_VAR in series else []),
+               *quality, "complete"]
     buf = io.StringIO()
     buf.write(",".join(columns) + "\n")
     for record in records:

@@ -14,6 +14,7 @@ from lstcloud.query._dataset import (
     LST_VAR,
     QUALITY_VAR,
     SPREAD_VAR,
+    UNCERTAINTY_VAR,
     day_complete_flags,
     pixel_size,
     product_crs,
@@ -94,7 +95,7 @@ def point_series(
         ``product``.
     """
     row, col, _, _ = nearest_pixel(ds, lon=lon, lat=lat)
-    names = [name for name in (LST_VAR, QUALITY_VAR, SPREAD_VAR) if name in ds]
+    names = [name for name in (LST_VAR, QUALITY_VAR, SPREAD_VAR, UNCERTAINTY_VAR) if name in ds]
     pixel = time_slice(ds[names], start, end).isel(y=row, x=col)
     pixel = pixel.drop_vars([c for c in pixel.coords if c not in ("time", "x", "y")])
     out = pixel.load()

@@ -8,7 +8,13 @@ from typing import Any
 from lstcloud.core.errors import ConfigError
 from lstcloud.core.storage import default_storage_options, filesystem, join, strip_protocol
 from lstcloud.cube.consolidated import consolidate
-from lstcloud.query._dataset import LST_VAR, QUALITY_VAR, SPREAD_VAR, load_product
+from lstcloud.query._dataset import (
+    LST_VAR,
+    QUALITY_VAR,
+    SPREAD_VAR,
+    UNCERTAINTY_VAR,
+    load_product,
+)
 
 __all__ = ["rechunk_for_timeseries"]
 
@@ -39,7 +45,7 @@ def rechunk_for_timeseries(
     if time_chunk < 1 or space_chunk < 1:
         raise ConfigError("time_chunk and space_chunk must be >= 1")
     src = load_product(src_url, storage_options=storage_options)
-    names = [n for n in (LST_VAR, QUALITY_VAR, SPREAD_VAR) if n in src]
+    names = [n for n in (LST_VAR, QUALITY_VAR, SPREAD_VAR, UNCERTAINTY_VAR) if n in src]
     keep = [*names, *(c for c in ("spatial_ref",) if c in src.variables)]
     src = src[keep]
     for name in src.variables:

@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,13 @@ from rasterio.warp import Resampling, reproject
 
 from lstcloud.errors import ConfigError
 from lstcloud.evaluate.aster import AsterConfig, aster_valid_mask, evaluate_aster, to_aster_grid
+from lstcloud.evaluate.calibration import (
+    SceneRows,
+    calibrate_out_of_fold,
+    plot_reliability,
+    scene_rows,
+    uncertainty_scores,
+)
 from lstcloud.evaluate.datasets import (
     DevSample,
     iter_dev_samples,
@@ -49,9 +56,22 @@ from lstcloud.inference.quality import QualityFlag, quality_flags
 from lstcloud.models.ensemble import ENSEMBLE, EnsembleModel
 from lstcloud.models.registry import load_model
 from lstcloud.training.config import TrainConfig
-from lstcloud.training.folds import FOLD_RULE, FoldMember, assign_folds, train_fold_member
+from lstcloud.training.folds import (
+    FOLD_RULE,
+    FoldMember,
+    assign_folds,
+    cached_fold_member,
+    train_fold_member,
+)
 
-__all__ = ["CVMethod", "CVOutcome", "cross_validate_aster", "cv_method", "oracle_prediction"]
+__all__ = [
+    "CVMethod",
+    "CVOutcome",
+    "cross_validate_aster",
+    "cv_method",
+    "fold_model",
+    "oracle_prediction",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +93,9 @@ class CVMethod:
     tta: str = "none"
     postprocess: dict[str, Any] | None = None
     adaptation: dict[str, Any] | None = None
+    #: the features of the card's ``uncertainty`` section: its sigma is calibrated out of
+    #: fold on the fold models' errors (:mod:`lstcloud.evaluate.calibration`)
+    uncertainty_features: tuple[str, ...] = ()
 
     @property
     def learned(self) -> bool:
@@ -96,16 +119,17 @@ def cv_method(name: str, *, model_path: str | Path | None = None) -> CVMethod:
     model = load_model(model_path if model_path is not None else name, device="cpu")
     card = model.card
     source = str(model_path or name)
+    features = tuple((card.get("uncertainty") or {}).get("features") or ())
     if card.get("architecture") == ENSEMBLE:
         members = tuple(
             _config_from_card(m.card, f"{source} member {m.name}")
             for m in model.members  # type: ignore[attr-defined]
         )
         return CVMethod(name, members, str(card.get("tta", "none")), card.get("postprocess"),
-                        card.get("adaptation"))
+                        card.get("adaptation"), features)
     if int(card.get("parameters", 0)) == 0:
         return CVMethod(name)
-    return CVMethod(name, (_config_from_card(card, source),))
+    return CVMethod(name, (_config_from_card(card, source),), uncertainty_features=features)
 
 
 @dataclass
@@ -118,6 +142,8 @@ class CVOutcome:
     oracle: dict[str, float]
     fold_models: dict[str, list[str]] = field(default_factory=dict)
     uncertainty: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: methods with a calibrated sigma: its out-of-fold figures (coverage, RMSE per quintile)
+    calibrated: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def oracle_prediction(sample: DevSample) -> np.ndarray:
@@ -158,18 +184,39 @@ def _oracle_scores(samples: Sequence[DevSample], config: AsterConfig) -> dict[st
     return per
 
 
-def _fold_method(
-    method: CVMethod, *, data: Path, train_samples: list[str], root: Path, fold: int,
-    max_steps: int | None, threads: int | None, cache: dict[str, Method],
-    spreads: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
-) -> tuple[Method, list[str], Any]:
+def fold_model(
+    method: CVMethod, *, data: str | Path, train_samples: Sequence[str], root: str | Path,
+    fold: int, max_steps: int | None = None, threads: int | None = None,
+    train: bool = True,
+) -> tuple[Any, list[Path]]:
+    """The model of a learned ``method`` for one fold, and the folders of its fold members.
+
+    Each member (:class:`~lstcloud.training.folds.FoldMember`) is trained on the MODIS inputs
+    of ``train_samples`` only, or reused from ``root/fold{fold}/`` (see
+    :func:`~lstcloud.training.folds.train_fold_member`); several members, a TTA mode, a
+    post-processing or an adaptation make an :class:`~lstcloud.models.ensemble.EnsembleModel`
+    of them, a single plain member is that member's model.
+
+    ``train=False`` only reads the cache: a member that is not finished there raises (so
+    a reader never trains a member that another run may be training).
+
+    Raises
+    ------
+    ConfigError
+        When ``method`` is not learned (it has no fold models), or without ``train`` when a
+        fold member is not in the cache.
+    """
     if not method.learned:
-        if method.name not in cache:
-            cache[method.name] = resolve_method(method.name, device="cpu")
-        return cache[method.name], [], None
+        raise ConfigError(f"{method.name}: not a learned method, it has no fold models")
+    if not train:
+        for c in method.members:
+            if cached_fold_member(FoldMember(c), data=data, train_samples=list(train_samples),
+                                  root=root, fold=fold, max_steps=max_steps) is None:
+                raise ConfigError(f"{method.name}: fold {fold} member {c.name} is not finished "
+                                  f"in {root} (train it with `lstcloud evaluate aster --cv`)")
     folders = [
-        train_fold_member(FoldMember(c), data=data, train_samples=train_samples, root=root,
-                          fold=fold, max_steps=max_steps, threads=threads)
+        train_fold_member(FoldMember(c), data=data, train_samples=list(train_samples),
+                          root=root, fold=fold, max_steps=max_steps, threads=threads)
         for c in method.members
     ]
     models = [load_model(f, device="cpu") for f in folders]
@@ -177,13 +224,31 @@ def _fold_method(
     if len(models) > 1 or method.tta != "none" or method.postprocess or method.adaptation:
         model = EnsembleModel(models, tta=method.tta, name=method.name,
                               postprocess=method.postprocess, adaptation=method.adaptation)
+    return model, folders
+
+
+def _fold_method(
+    method: CVMethod, *, data: Path, train_samples: list[str], root: Path, fold: int,
+    max_steps: int | None, threads: int | None, cache: dict[str, Method],
+    spreads: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+    preds: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[Method, list[str], Any]:
+    if not method.learned:
+        if method.name not in cache:
+            cache[method.name] = resolve_method(method.name, device="cpu")
+        return cache[method.name], [], None
+    model, folders = fold_model(method, data=data, train_samples=train_samples, root=root,
+                                fold=fold, max_steps=max_steps, threads=threads)
 
     def predict(lst: np.ndarray, ndvi: np.ndarray | None) -> np.ndarray:
         if isinstance(model, EnsembleModel) and model.passes > 1:
             mean, spread = model.predict_with_spread(lst, ndvi)
             spreads[(method.name, _digest(lst))] = (mean, spread)  # uncertainty diagnostics
-            return mean
-        return np.asarray(model.predict(lst, ndvi), np.float32)
+        else:
+            mean = np.asarray(model.predict(lst, ndvi), np.float32)
+        if preds is not None and method.uncertainty_features and ndvi is not None:
+            preds[(method.name, _digest(lst))] = (mean, ndvi)  # its calibrated uncertainty
+        return mean
 
     rel = [str(f.relative_to(root)) for f in folders]
     return Method(method.name, predict, True, f"cv fold model ({', '.join(rel)})"), rel, model
@@ -249,6 +314,8 @@ def cross_validate_aster(
     fold_models: dict[str, list[str]] = {}
     pixels: dict[str, list[dict[str, np.ndarray]]] = {}
     spreads: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    preds: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    unc_rows: dict[str, dict[str, SceneRows]] = {}
     for fold, held in enumerate(folds):
         train_samples = [s for f in folds for s in f if s not in held]
         fold_methods = []
@@ -258,7 +325,7 @@ def cross_validate_aster(
             method, rel, model = _fold_method(m, data=data, train_samples=train_samples,
                                               root=root, fold=fold, max_steps=max_steps,
                                               threads=threads, cache=cache,
-                                              spreads=spreads)
+                                              spreads=spreads, preds=preds)
             fold_methods.append(method)
             if isinstance(model, EnsembleModel) and model.passes > 1:
                 spread_models.append(m.name)
@@ -273,6 +340,7 @@ def cross_validate_aster(
                 mean, spread = spreads.pop((name, _digest(sample.lst_1km.data)))
                 pixels.setdefault(name, []).append(
                     _error_and_spread(sample, mean, spread, config))
+        _collect_rows(unc_rows, methods, preds, iter_dev_samples(data, names=held), config)
         bar.update(1)
     bar.close()
     assert total is not None
@@ -285,7 +353,33 @@ def cross_validate_aster(
     oracle = _oracle_scores(list(iter_dev_samples(data)), config)
     summary = summarize(total, oracle)
     uncertainty = {name: uncertainty_summary(rows) for name, rows in pixels.items()}
-    return CVOutcome(total, folds, summary, oracle, fold_models, uncertainty)
+    calibrated = {
+        m.name: _calibrated(unc_rows[m.name], folds, m.uncertainty_features)
+        for m in methods if m.name in unc_rows
+    }
+    return CVOutcome(total, folds, summary, oracle, fold_models, uncertainty, calibrated)
+
+
+def _collect_rows(
+    rows: dict[str, dict[str, SceneRows]], methods: Sequence[CVMethod],
+    preds: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]], samples: Iterable[DevSample],
+    config: AsterConfig,
+) -> None:
+    """The calibration rows of the held-out scenes of the methods with an uncertainty."""
+    wanted = [m for m in methods if m.uncertainty_features and m.learned]
+    for sample in samples if wanted else ():
+        for m in wanted:
+            pred, ndvi = preds.pop((m.name, _digest(sample.lst_1km.data)))
+            rows.setdefault(m.name, {})[sample.name] = scene_rows(
+                sample, pred, ndvi, m.uncertainty_features, config=config)
+
+
+def _calibrated(
+    rows: dict[str, SceneRows], folds: list[list[str]], features: Sequence[str]
+) -> dict[str, Any]:
+    """Out-of-fold figures of a sigma recalibrated per fold on the other folds' errors."""
+    sigmas, _ = calibrate_out_of_fold(rows, folds, features)
+    return uncertainty_scores({n: r.err for n, r in rows.items()}, sigmas)
 
 
 _MAX_PIXELS = 20_000
@@ -396,7 +490,8 @@ def write_cv_summary(outcome: CVOutcome, out_dir: str | Path, *, command: str = 
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {"command": command, "folds": outcome.folds, "fold_rule": FOLD_RULE,
            "summary": outcome.summary, "oracle_per_sample_rmse_k": outcome.oracle,
-           "fold_models": outcome.fold_models, "uncertainty": outcome.uncertainty}
+           "fold_models": outcome.fold_models, "uncertainty": outcome.uncertainty,
+           "calibrated_uncertainty": outcome.calibrated}
     from lstcloud.evaluate.results import _json_safe
 
     (out_dir / "cv.json").write_text(json.dumps(_json_safe(doc), indent=2) + "\n", "utf-8")
@@ -432,5 +527,26 @@ def write_cv_summary(outcome: CVOutcome, out_dir: str | Path, *, command: str = 
         for flag, row in unc["flags"].items():
             rmse = "" if row["rmse_k"] is None else f"{row['rmse_k']:.2f}"
             lines.append(f"| {flag} | {rmse} | {row['n_px']} |")
+    lines += _calibrated_lines(outcome, out_dir)
     (out_dir / "cv.md").write_text("\n".join(lines) + "\n", "utf-8")
     return out_dir / "cv.md"
+
+
+def _calibrated_lines(outcome: CVOutcome, out_dir: Path) -> list[str]:
+    """The out-of-fold figures of the calibrated sigmas, and their reliability diagram."""
+    if not outcome.calibrated:
+        return []
+    plot_reliability(outcome.calibrated, out_dir / "reliability_cv.png",
+                     title="out-of-fold sigma vs error against ASTER (dev scenes, pooled)")
+    lines = ["", "## Calibrated uncertainty, out of fold (sigma recalibrated per fold on the "
+             "other folds' errors against ASTER)", "",
+             "| method | +-1 sigma coverage (68 %) | +-1.645 sigma coverage (90 %) | RMSE per "
+             "sigma quintile, low to high (K) | top / bottom | Spearman(sigma, abs error) |",
+             "|---|---|---|---|---|---|"]
+    for name, sc in outcome.calibrated.items():
+        quint = " / ".join(f"{b['rmse_k']:.2f}" for b in sc["rmse_by_sigma_quintile"])
+        lines.append(f"| {name} | {100 * sc['coverage_1sigma']:.1f} % | "
+                     f"{100 * sc['coverage_90']:.1f} % | {quint} | "
+                     f"{sc['rmse_ratio_top_bottom_quintile']:.2f} | "
+                     f"{sc['spearman_sigma_abs_error']:.2f} |")
+    return [*lines, "", "![reliability](reliability_cv.png)"]

@@ -27,7 +27,14 @@ from lstcloud.models.card import CARD_FILE
 from lstcloud.training.config import TrainConfig
 from lstcloud.training.loop import train
 
-__all__ = ["FOLD_RULE", "FoldMember", "assign_folds", "member_key", "train_fold_member"]
+__all__ = [
+    "FOLD_RULE",
+    "FoldMember",
+    "assign_folds",
+    "cached_fold_member",
+    "member_key",
+    "train_fold_member",
+]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +117,8 @@ def _finished(folder: Path, config: TrainConfig) -> bool:
         return False
     card = json.loads(card_path.read_text(encoding="utf-8"))
     recorded = (card.get("training") or {}).get("config") or {}
+    # a cache written by a version whose config has more (unset) fields still matches
+    recorded = {k: v for k, v in recorded.items() if k in TrainConfig.model_fields or v is not None}
     try:
         recorded_cfg = TrainConfig.model_validate(recorded)
     except ValueError:
@@ -117,6 +126,23 @@ def _finished(folder: Path, config: TrainConfig) -> bool:
     return member_key(recorded_cfg) == member_key(config) and sorted(
         recorded_cfg.data.samples or []
     ) == sorted(config.data.samples or [])
+
+
+def cached_fold_member(
+    member: FoldMember,
+    *,
+    data: str | Path,
+    train_samples: Sequence[str],
+    root: str | Path,
+    fold: int,
+    max_steps: int | None = None,
+) -> Path | None:
+    """The folder of ``member``'s finished fold model in the cache, or ``None`` (nothing is
+    trained: for readers that must not start a training, e.g. while another run trains it)."""
+    config = fold_config(member.config, data=data, train_samples=train_samples,
+                         max_steps=max_steps)
+    folder = Path(root) / f"fold{fold}" / member_key(config)
+    return folder if _finished(folder, config) else None
 
 
 def train_fold_member(

@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lstcloud.errors import ConfigError
 from lstcloud.evaluate.datasets import iter_dev_samples
 from lstcloud.training.cv import (
     CVMethod,
     cross_validate_aster,
+    fold_model,
     oracle_prediction,
     write_cv_summary,
 )
@@ -63,7 +65,8 @@ def test_fold_member_trains_on_modis_of_training_folds_only(
 def test_cross_validation_scores_every_scene_once_out_of_fold(
     six_scenes: Path, tmp_path: Path
 ) -> None:
-    tiny = CVMethod("tiny", (tiny_config().with_updates(**{"optim.max_steps": 3}),), "flips")
+    tiny = CVMethod("tiny", (tiny_config().with_updates(**{"optim.max_steps": 3}),), "flips",
+                    uncertainty_features=("ndvi", "lst_local_sd"))
     outcome = cross_validate_aster(six_scenes, [tiny], k=3, root=tmp_path / "folds",
                                    progress=False)
     rows = outcome.result.per_sample
@@ -90,9 +93,22 @@ def test_cross_validation_scores_every_scene_once_out_of_fold(
     unc = outcome.uncertainty["tiny"]  # flips TTA: 4 passes, a spread per pixel
     assert -1 <= unc["spearman_pooled"] <= 1 and len(unc["bins"]) == 5
     assert unc["flags"]["ok (no flag)"]["n_px"] > 0
+    calibrated = outcome.calibrated["tiny"]  # sigma recalibrated per fold, out of fold
+    assert calibrated["n_scenes"] == 6 and 0.4 < calibrated["coverage_1sigma"] < 0.9
+    assert calibrated["coverage_90"] > calibrated["coverage_1sigma"]
     md = write_cv_summary(outcome, tmp_path / "report", command="lstcloud evaluate aster --cv 3")
     text = md.read_text()
     assert "| tiny |" in text and "gap closed" in text and "--cv 3" in text
+    assert "Calibrated uncertainty, out of fold" in text
+    assert (tmp_path / "report" / "reliability_cv.png").stat().st_size > 1000
+    # fold_model reads the cache without training when asked, and refuses a missing member
+    train = [s for s in SCENES if s not in outcome.folds[0]]
+    model, folders = fold_model(tiny, data=six_scenes, train_samples=train,
+                                root=tmp_path / "folds", fold=0, max_steps=None, train=False)
+    assert folders[0].parent.name == "fold0" and model.passes == 4
+    with pytest.raises(ConfigError, match="not finished"):
+        fold_model(tiny, data=six_scenes, train_samples=train, root=tmp_path / "empty", fold=0,
+                   train=False)
 
 
 def test_oracle_keeps_modis_block_means(six_scenes: Path) -> None:
@@ -121,3 +137,24 @@ def test_cli_cv_command_writes_the_out_of_fold_table(six_scenes: Path, tmp_path:
     assert len(list((report / "folds").glob("fold*/sc-unet-*/model.json"))) == 2
     assert (report / "metrics.json").is_file() and (report / "report.md").is_file()
     assert "sc-unet" in capsys.readouterr().out
+
+
+def test_cached_fold_member_tolerates_unset_fields_of_a_newer_config(tmp_path: Path) -> None:
+    from lstcloud.training.folds import cached_fold_member, fold_config, member_key
+
+    member = FoldMember(tiny_config())
+    train = ["000", "007"]
+    config = fold_config(member.config, data=tmp_path, train_samples=train)
+    folder = tmp_path / "root" / "fold0" / member_key(config)
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"")
+
+    def write(extra: dict) -> Path | None:
+        recorded = {**config.model_dump(mode="json"), **extra}
+        (folder / "model.json").write_text(json.dumps({"training": {"config": recorded}}))
+        return cached_fold_member(member, data=tmp_path, train_samples=train,
+                                  root=tmp_path / "root", fold=0)
+
+    assert write({}) == folder
+    assert write({"a_newer_field": None}) == folder  # unset: the same recipe
+    assert write({"a_newer_field": {"on": True}}) is None  # set: another recipe

@@ -1,0 +1,67 @@
+"""Out-of-fold calibration of the uncertainty: a fold's sigma never comes from its own ASTER
+errors, and the figures measure what they claim."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstcloud.evaluate.calibration import (
+    SceneRows,
+    calibrate_out_of_fold,
+    fit_uncertainty,
+    uncertainty_scores,
+)
+
+FEATURES = ("lst_local_sd", "ndvi")
+FOLDS = [["a", "d"], ["b", "e"], ["c", "f"]]
+
+
+def _scene(name: str, seed: int, gain: float = 1.0) -> SceneRows:
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(0, 1, (2, 3000))
+    err = gain * rng.normal(0, 1, 3000) * np.exp(0.5 * (0.5 + 0.8 * feats[0]))
+    return SceneRows(name, err, feats, feats.copy(), warp=lambda image: image)
+
+
+def _rows(poison: str | None = None) -> dict[str, SceneRows]:
+    rows = {n: _scene(n, i) for i, n in enumerate("abcdef")}
+    if poison:  # its ASTER errors 100 times larger
+        rows[poison] = _scene(poison, "abcdef".index(poison), gain=100.0)
+    return rows
+
+
+def test_a_fold_is_scored_by_a_calibrator_that_never_read_its_errors() -> None:
+    seen: list[set[str]] = []
+
+    def spy(rows, features):
+        seen.append({r.name for r in rows})
+        return fit_uncertainty(rows, features)
+
+    calibrate_out_of_fold(_rows(), FOLDS, FEATURES, fit=spy)
+    assert len(seen) == len(FOLDS)
+    for held, names in zip(FOLDS, seen, strict=True):
+        assert names == set("abcdef") - set(held)
+    # behaviour: poisoning a held-out scene's errors leaves its own fold's sigma unchanged...
+    clean, _ = calibrate_out_of_fold(_rows(), FOLDS, FEATURES)
+    poisoned, _ = calibrate_out_of_fold(_rows(poison="a"), FOLDS, FEATURES)
+    for name in FOLDS[0]:
+        np.testing.assert_array_equal(poisoned[name], clean[name])
+    # ...and changes the others' (whose calibrators did read it)
+    assert np.median(poisoned["b"] / clean["b"]) > 2
+
+
+def test_scores_of_a_calibrated_sigma_cover_68_and_90_percent_and_rank_the_error() -> None:
+    rows = _rows()
+    sigma, models = calibrate_out_of_fold(rows, FOLDS, FEATURES)
+    sc = uncertainty_scores({n: r.err for n, r in rows.items()}, sigma)
+    assert sc["coverage_1sigma"] == pytest.approx(0.683, abs=0.02)
+    assert sc["coverage_90"] == pytest.approx(0.90, abs=0.02)
+    assert sc["rmse_ratio_top_bottom_quintile"] > 3  # sigma varies with feature 0 as the error
+    assert [b["n_px"] for b in sc["rmse_by_sigma_quintile"]] == [3600] * 5
+    assert all(m.coef[0] > 0.5 and abs(m.coef[1]) < 0.1 for m in models)
+    # a sigma unrelated to the error ranks nothing: ratio ~1
+    rng = np.random.default_rng(9)
+    blind = uncertainty_scores({n: r.err for n, r in rows.items()},
+                               {n: rng.uniform(1, 3, r.err.size) for n, r in rows.items()})
+    assert blind["rmse_ratio_top_bottom_quintile"] == pytest.approx(1.0, abs=0.25)
