@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "samples": GROUND | {"grid", "products", "readers"},
     "cube": GROUND | {"grid"},
     "ingest": GROUND | {"grid", "products", "catalog", "readers", "cube", "cluster"},
-    "inference": GROUND | {"errors", "grid", "cube", "models", "cluster", "allocator"},
+    "inference": GROUND | {"errors", "grid", "cube", "models", "ops", "cluster", "allocator"},
     "query": GROUND | {"grid", "cube"},
     "publish": GROUND | {"errors", "storage", "grid", "cube", "query"},
     "serve": GROUND | {"cube", "query"},
