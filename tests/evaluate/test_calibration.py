@@ -65,3 +65,33 @@ def test_scores_of_a_calibrated_sigma_cover_68_and_90_percent_and_rank_the_error
     blind = uncertainty_scores({n: r.err for n, r in rows.items()},
                                {n: rng.uniform(1, 3, r.err.size) for n, r in rows.items()})
     assert blind["rmse_ratio_top_bottom_quintile"] == pytest.approx(1.0, abs=0.25)
+
+
+def test_evaluate_aster_reports_coverage_quintiles_and_reliability(aster_dev, tmp_path) -> None:
+    """A model with a calibrated sigma gets the uncertainty table and the reliability PNG."""
+    from lstcloud.evaluate.aster import evaluate_aster
+    from lstcloud.evaluate.datasets import iter_dev_samples
+    from lstcloud.evaluate.methods import _from_model
+    from lstcloud.evaluate.report import _uncertainty_section
+    from lstcloud.inference.predict import _ModelInfo
+    from tests.models.test_uncertainty import _CalibratedStandIn, _section
+
+    model = _CalibratedStandIn(_section(FEATURES))
+    method = _from_model("calibrated", model, needs_ndvi_default=True)
+    assert method.predict_with_uncertainty is not None
+    plain = _from_model("plain", _CalibratedStandIn(None), needs_ndvi_default=True)
+    assert plain.predict_with_uncertainty is None
+    result = evaluate_aster(iter_dev_samples(aster_dev, names=["000"]), [method, plain],
+                            data="aster_h18v04_dev")
+    (err, sigma), = result.uncertainty["calibrated"].values()
+    assert err.size == sigma.size > 1000 and "plain" not in result.uncertainty
+    figures: list = []
+    text = "\n".join(_uncertainty_section(result, tmp_path, figures))  # report.md's section
+    assert "## Uncertainty" in text and "| calibrated |" in text
+    assert figures[0][0] == "reliability.png"
+    assert 0 <= result.to_json()["uncertainty"]["calibrated"]["coverage_1sigma"] <= 1
+    assert (tmp_path / "reliability.png").stat().st_size > 1000
+    # the product's model tasks use the halo that keeps sigma chunk-local
+    info = _ModelInfo.of(model, model)
+    assert info.halo_px == model.uncertainty_halo_px > model.receptive_field_px
+    assert _ModelInfo.of(plain_model := _CalibratedStandIn(None), plain_model).halo_px == 44
