@@ -141,8 +141,13 @@ def cached_fold_member(
     trained: for readers that must not start a training, e.g. while another run trains it)."""
     config = fold_config(member.config, data=data, train_samples=train_samples,
                          max_steps=max_steps)
-    folder = Path(root) / f"fold{fold}" / member_key(config)
+    folder = _fold_folder(root, fold, config)
     return folder if _finished(folder, config) else None
+
+
+def _fold_folder(root: str | Path, fold: int, config: TrainConfig) -> Path:
+    """``root/fold{fold}/{member key}``: where a fold model of ``config`` is cached."""
+    return Path(root) / f"fold{fold}" / member_key(config)
 
 
 def train_fold_member(
@@ -169,7 +174,7 @@ def train_fold_member(
     if config.distill is not None:
         config = _with_fold_teacher(config, data=data, train_samples=train_samples, root=root,
                                     fold=fold, max_steps=max_steps, threads=threads)
-    folder = Path(root) / f"fold{fold}" / member_key(config)
+    folder = _fold_folder(root, fold, config)
     if _finished(folder, config):
         log.info("fold %d: reusing %s", fold, folder)
         return folder

@@ -202,7 +202,7 @@ def test_climatology_refuses_a_single_year(product: tuple[str, xr.Dataset], tmp_
     url, _ = product
     out = tmp_path / "c.zarr"
     code = main(["compose", "--product", url, "--period", "8D", "--out", str(out), "--climatology"])
-    assert code == 1 and not out.exists()  # refused before writing anything
+    assert code == 2 and not out.exists()  # a usage error (exit 2), refused before writing
 
 
 def test_climatology_is_written_beside_the_composites_of_a_product_spanning_years(

@@ -42,3 +42,11 @@ def tiny_config(name: str = "sif-cnn-sr1", *, method: str = "sif", path: Path | 
         device="cpu",
     )
     return config.with_updates(**updates) if updates else config
+
+
+def link_scenes(aster_dev: Path, root: Path, names: list[str]) -> Path:
+    """A dev folder ``root`` holding symlinks to the named development triplets."""
+    root.mkdir()
+    for name in names:
+        (root / name).symlink_to(aster_dev / name)
+    return root

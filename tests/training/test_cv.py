@@ -18,18 +18,14 @@ from lstcloud.training.cv import (
     write_cv_summary,
 )
 from lstcloud.training.folds import FoldMember, assign_folds, train_fold_member
-from tests.training.conftest import tiny_config
+from tests.training.conftest import link_scenes, tiny_config
 
 SCENES = ["000", "007", "020", "040", "147", "202"]
 
 
 @pytest.fixture
 def six_scenes(aster_dev: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "dev6"
-    root.mkdir()
-    for name in SCENES:
-        (root / name).symlink_to(aster_dev / name)
-    return root
+    return link_scenes(aster_dev, tmp_path / "dev6", SCENES)
 
 
 def test_fold_assignment_is_fixed_and_documented() -> None:

@@ -13,7 +13,7 @@ from lstcloud.training import TrainConfig
 from lstcloud.training.distill import teacher_recipe
 from lstcloud.training.folds import FoldMember, member_key, train_fold_member
 from lstcloud.training.loop import train
-from tests.training.conftest import tiny_config
+from tests.training.conftest import link_scenes, tiny_config
 
 SCENES = ["000", "007", "020", "040", "147"]
 MODIS = {"modis_lst_1km.tif", "modis_ndvi_250m.tif"}
@@ -21,11 +21,7 @@ MODIS = {"modis_lst_1km.tif", "modis_ndvi_250m.tif"}
 
 @pytest.fixture
 def five_scenes(aster_dev: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "dev5"
-    root.mkdir()
-    for name in SCENES:
-        (root / name).symlink_to(aster_dev / name)
-    return root
+    return link_scenes(aster_dev, tmp_path / "dev5", SCENES)
 
 
 def student_config(teacher: str, **distill) -> TrainConfig:
