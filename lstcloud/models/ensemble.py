@@ -33,7 +33,9 @@ from lstcloud.models.card import CARD_FILE, read_card, software_version, utc_now
 from lstcloud.models.postprocess import Postprocess, apply_postprocess
 from lstcloud.models.uncertainty import UncertaintyCapable
 
-__all__ = ["ENSEMBLE", "TTA_MODES", "EnsembleModel", "load_ensemble", "save_ensemble"]
+__all__ = [
+    "ENSEMBLE", "TTA_MODES", "EnsembleModel", "combine_models", "load_ensemble", "save_ensemble",
+]
 
 #: ``architecture`` of an ensemble card.
 ENSEMBLE = "ensemble"
@@ -320,6 +322,23 @@ def predict_chunked(
                     oy : oy + (y1 - y0) * FACTOR, ox : ox + (x1 - x0) * FACTOR
                 ]
     return tuple(outs)
+
+
+def combine_models(
+    models: Sequence[Any],
+    *,
+    name: str,
+    tta: str = "none",
+    postprocess: dict[str, Any] | None = None,
+    adaptation: dict[str, Any] | None = None,
+) -> Any:
+    """The model a recipe makes of its members: the one member itself when it is alone and
+    nothing is applied around it, else their :class:`EnsembleModel` (mean over ``tta``, then
+    ``postprocess``; ``adaptation`` per scene)."""
+    if len(models) > 1 or tta != "none" or postprocess or adaptation:
+        return EnsembleModel(list(models), tta=tta, name=name, postprocess=postprocess,
+                             adaptation=adaptation)
+    return models[0]
 
 
 def _digest(cards: Sequence[dict[str, Any]], tta: str) -> str:

@@ -11,6 +11,7 @@ config file only says what differs; see ``training/configs/*.yaml``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ __all__ = [
     "OptimConfig",
     "TrainConfig",
     "load_config",
+    "recorded_config",
 ]
 
 
@@ -290,3 +292,20 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
 
 def _is_url(value: str) -> bool:
     return "://" in value
+
+
+def recorded_config(card: dict[str, Any], source: str) -> dict[str, Any]:
+    """The training config a model card records (``training.config``), as a plain copy with
+    its data path unset: the recipe to retrain the model on other data (e.g. per fold).
+
+    Raises
+    ------
+    ConfigError
+        When the card records none (``source`` names the model in the message).
+    """
+    recorded = (card.get("training") or {}).get("config")
+    if not recorded:
+        raise ConfigError(f"{source}: its card records no training config to retrain it per fold")
+    recorded = json.loads(json.dumps(recorded))
+    recorded.setdefault("data", {})["path"] = None
+    return recorded

@@ -53,9 +53,9 @@ from lstcloud.evaluate.methods import Method, resolve_method
 from lstcloud.evaluate.metrics import score
 from lstcloud.evaluate.results import ProtocolResult
 from lstcloud.inference.quality import QualityFlag, quality_flags
-from lstcloud.models.ensemble import ENSEMBLE, EnsembleModel
+from lstcloud.models.ensemble import ENSEMBLE, EnsembleModel, combine_models
 from lstcloud.models.registry import load_model
-from lstcloud.training.config import TrainConfig
+from lstcloud.training.config import TrainConfig, recorded_config
 from lstcloud.training.folds import (
     FOLD_RULE,
     FoldMember,
@@ -104,12 +104,7 @@ class CVMethod:
 
 
 def _config_from_card(card: dict[str, Any], source: str) -> TrainConfig:
-    recorded = (card.get("training") or {}).get("config")
-    if not recorded:
-        raise ConfigError(f"{source}: its card records no training config to retrain per fold")
-    recorded = json.loads(json.dumps(recorded))
-    recorded.setdefault("data", {})["path"] = None
-    return TrainConfig.model_validate(recorded)
+    return TrainConfig.model_validate(recorded_config(card, source))
 
 
 def cv_method(name: str, *, model_path: str | Path | None = None) -> CVMethod:
@@ -220,10 +215,8 @@ def fold_model(
         for c in method.members
     ]
     models = [load_model(f, device="cpu") for f in folders]
-    model: Any = models[0]
-    if len(models) > 1 or method.tta != "none" or method.postprocess or method.adaptation:
-        model = EnsembleModel(models, tta=method.tta, name=method.name,
-                              postprocess=method.postprocess, adaptation=method.adaptation)
+    model = combine_models(models, name=method.name, tta=method.tta,
+                           postprocess=method.postprocess, adaptation=method.adaptation)
     return model, folders
 
 
