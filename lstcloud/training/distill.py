@@ -40,14 +40,16 @@ import numpy as np
 import torch
 
 from lstcloud.errors import ConfigError
+from lstcloud.models.base import default_device
 from lstcloud.models.cnn import CNNModel, save_model
-from lstcloud.models.ensemble import ENSEMBLE, EnsembleModel
+from lstcloud.models.ensemble import ENSEMBLE, combine_models
 from lstcloud.models.network import SIFCNN, NetworkConfig, count_parameters
 from lstcloud.models.normalization import Normalization
 from lstcloud.models.registry import load_model
 from lstcloud.ops import degrade_np
-from lstcloud.training.config import TrainConfig
+from lstcloud.training.config import TrainConfig, recorded_config
 from lstcloud.training.data import DevFolderPairs, default_dev_folder, split_ids
+from lstcloud.training.loop import _lr_lambda, _portable_config, write_loss_curve
 
 __all__ = ["Targets", "distill", "teacher_recipe"]
 
@@ -62,39 +64,26 @@ def teacher_recipe(model: Any) -> dict[str, Any]:
     post-processing (what the cross-validation needs to rebuild it per fold)."""
     card = model.card
     members = list(getattr(model, "members", None) or [model])
-    configs = []
-    for member in members:
-        recorded = (member.card.get("training") or {}).get("config")
-        if not recorded:
-            raise ConfigError(
-                f"teacher {card.get('name')!r}: member {member.card.get('name')!r} records no "
-                "training config (its recipe cannot be rebuilt per fold)"
-            )
-        recorded = json.loads(json.dumps(recorded))
-        recorded.setdefault("data", {})["path"] = None
-        configs.append(recorded)
     return {
-        "members": configs,
+        "members": [recorded_config(m.card, f"teacher {card.get('name')!r} member "
+                                            f"{m.card.get('name')!r}") for m in members],
         "tta": str(card.get("tta", "none")) if card.get("architecture") == ENSEMBLE else "none",
         "postprocess": card.get("postprocess"),
     }
 
 
-def _teacher(config: TrainConfig) -> tuple[Any, dict[str, Any]]:
+def _teacher(config: TrainConfig, device: torch.device) -> tuple[Any, dict[str, Any]]:
     """The teacher model and its recipe (the fold's members when ``teacher_folders`` is set)."""
     d = config.distill
     assert d is not None
     if d.teacher_folders:
         if not d.teacher_recipe:
             raise ConfigError(f"{config.name}: distill.teacher_folders needs a teacher_recipe")
-        models = [load_model(f, device="cpu") for f in d.teacher_folders]
         recipe = d.teacher_recipe
-        teacher: Any = models[0]
-        if len(models) > 1 or recipe.get("tta", "none") != "none" or recipe.get("postprocess"):
-            teacher = EnsembleModel(models, tta=recipe.get("tta", "none"), name=d.teacher,
-                                    postprocess=recipe.get("postprocess"))
-        return teacher, recipe
-    teacher = load_model(d.teacher, device="cpu")
+        models = [load_model(f, device=device) for f in d.teacher_folders]
+        return combine_models(models, name=d.teacher, tta=recipe.get("tta", "none"),
+                              postprocess=recipe.get("postprocess")), recipe
+    teacher = load_model(d.teacher, device=device)
     return teacher, teacher_recipe(teacher)
 
 
@@ -137,14 +126,15 @@ def _d4(a: np.ndarray, k: int) -> np.ndarray:
 
 
 def _batch(
-    items: list[tuple[np.ndarray, np.ndarray, np.ndarray]], rng: np.random.Generator
+    items: list[tuple[np.ndarray, np.ndarray, np.ndarray]], rng: np.random.Generator,
+    device: torch.device,
 ) -> dict[str, torch.Tensor]:
     """Items of one shape, each in a random D4 transform, stacked ``(N, 1, H, W)``."""
     ks = rng.integers(0, 8, size=len(items))
     return {
         name: torch.from_numpy(
             np.stack([_d4(it[i], int(k)) for it, k in zip(items, ks, strict=True)])
-        )[:, None]
+        )[:, None].to(device)
         for i, name in enumerate(("lst", "ndvi", "target"))
     }
 
@@ -159,17 +149,8 @@ def _loss(student: CNNModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return (diff**2).sum() / valid.sum().clamp(min=1)
 
 
-def _lr(step: int, *, warmup: int, total: int, schedule: str, min_ratio: float) -> float:
-    """Linear warm-up, then cosine decay to ``min_ratio`` (or constant)."""
-    if step < warmup:
-        return (step + 1) / max(warmup, 1)
-    if schedule == "constant":
-        return 1.0
-    t = min((step - warmup) / max(total - warmup, 1), 1.0)
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
-
-
-def _student(config: TrainConfig, teacher: Any, train_scenes: list[Any]) -> CNNModel:
+def _student(config: TrainConfig, teacher: Any, train_scenes: list[Any],
+             device: torch.device) -> CNNModel:
     d = config.distill
     assert d is not None
     if d.init_from_member is not None:
@@ -187,7 +168,7 @@ def _student(config: TrainConfig, teacher: Any, train_scenes: list[Any]) -> CNNM
         lst = np.concatenate([s.lst_1km.ravel() for s in train_scenes])
         ndvi = np.concatenate([s.ndvi_250m.ravel() for s in train_scenes])
         norm = Normalization.from_arrays(lst, ndvi)
-    return CNNModel(net, norm, name=config.name, postprocess=d.postprocess, device="cpu",
+    return CNNModel(net, norm, name=config.name, postprocess=d.postprocess, device=device,
                     receptive_field_px=0)  # (the halo is not used in training)
 
 
@@ -196,7 +177,7 @@ def _validate(student: CNNModel, items: list[Targets], *, train_mode: bool) -> f
     student.network.eval()
     with torch.no_grad():
         losses = [
-            float(_loss(student, {name: torch.from_numpy(a)[None, None]
+            float(_loss(student, {name: torch.from_numpy(a)[None, None].to(student.device)
                                   for name, a in zip(("lst", "ndvi", "target"), t.fine,
                                                      strict=True)}))
             for t in items
@@ -220,18 +201,19 @@ def _fit(config: TrainConfig, student: CNNModel, targets: dict[str, Targets],
     o = config.optim
     opt = torch.optim.AdamW(net.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: _lr(s, warmup=o.warmup_steps, total=o.max_steps, schedule=o.schedule,
-                           min_ratio=o.min_lr_ratio))
+        opt, lambda s: _lr_lambda(s, warmup=o.warmup_steps, total=o.max_steps,
+                                  schedule=o.schedule, min_ratio=o.min_lr_ratio))
     best = (math.inf, 0, {k: v.detach().clone() for k, v in net.state_dict().items()})
     bad, step, recent, stopped = 0, 0, [], False
     t_loop = time.perf_counter()
     with metrics_path.open("w", encoding="utf-8") as metrics:
         while step < o.max_steps and not stopped:
             ids = rng.choice(train_ids, size=min(d.batch_scenes, len(train_ids)), replace=False)
-            loss = _loss(student, _batch([targets[s].fine for s in ids], rng))
+            loss = _loss(student, _batch([targets[s].fine for s in ids], rng, student.device))
             coarse = [targets[s].coarse for s in ids if targets[s].coarse is not None]
             if coarse and d.coarse_weight > 0:
-                loss = loss + d.coarse_weight * _loss(student, _batch(coarse, rng))
+                loss = loss + d.coarse_weight * _loss(student, _batch(coarse, rng,
+                                                                      student.device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if o.grad_clip:
@@ -302,7 +284,8 @@ def distill(config: TrainConfig, *, out: str | Path, progress: bool = False) -> 
     train_ids, val_ids = split_ids(dataset.sample_ids, val_fraction=config.data.val_fraction,
                                    seed=config.seed, val_ids=config.data.val_samples)
     scenes = dataset.scenes
-    teacher, recipe = _teacher(config)
+    device = default_device(None if config.device == "auto" else config.device)
+    teacher, recipe = _teacher(config, device)
     t_targets = time.perf_counter()
     targets = {
         sid: teacher_targets(teacher, scenes[sid].lst_1km, scenes[sid].ndvi_250m,
@@ -310,7 +293,7 @@ def distill(config: TrainConfig, *, out: str | Path, progress: bool = False) -> 
         for sid in [*train_ids, *val_ids]
     }
     t_targets = time.perf_counter() - t_targets
-    student = _student(config, teacher, [scenes[s] for s in train_ids])
+    student = _student(config, teacher, [scenes[s] for s in train_ids], device)
     state = _fit(config, student, targets, train_ids, [targets[s] for s in val_ids],
                  out / METRICS, progress=progress)
     state["teacher_targets_time_s"] = round(t_targets, 2)
@@ -324,18 +307,14 @@ def distill(config: TrainConfig, *, out: str | Path, progress: bool = False) -> 
         card["receptive_field_network_px"] = same[0].receptive_field_network_px
     model = CNNModel(SIFCNN(net.config), student.normalization, name=config.name, card=card,
                      device="cpu")
-    model.network.load_state_dict(net.state_dict())
+    model.network.load_state_dict({k: v.cpu() for k, v in net.state_dict().items()})
     save_model(out, model)
-    from lstcloud.training.loop import write_loss_curve
-
     write_loss_curve(out / METRICS, out / CURVE, title=config.name)
     return out
 
 
 def _card(config: TrainConfig, student: CNNModel, dataset: DevFolderPairs, train_ids: list[str],
           val_ids: list[str], state: dict[str, Any], teacher: Any) -> dict[str, Any]:
-    from lstcloud.training.loop import _portable_config
-
     d = config.distill
     assert d is not None
     data = dataset.describe()
@@ -364,7 +343,7 @@ def _card(config: TrainConfig, student: CNNModel, dataset: DevFolderPairs, train
                                "validation scenes (MODIS inputs only)"},
         "training": {
             **state,
-            "device": "cpu",
+            "device": str(student.device),
             "torch": torch.__version__,
             "machine": platform.machine(),
             "seed": config.seed,
