@@ -22,7 +22,7 @@ the ASTER grid the same way.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from lstcloud.models.uncertainty import (
     UncertaintyModel,
     conformal_scale,
     fit_log_variance,
+    scene_offset_variance,
     uncertainty_features,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "SceneRows",
     "calibrate_out_of_fold",
     "fit_uncertainty",
+    "out_of_fold_ranks",
     "plot_reliability",
     "scene_rows",
     "uncertainty_scores",
@@ -80,6 +82,10 @@ class SceneRows:
     def sigma_on_aster(self, model: UncertaintyModel) -> np.ndarray:
         """``model``'s sigma (K) computed at 250 m, then bilinearly on the ASTER pixels."""
         return self.warp(model.sigma_from_features(self.feats_250m).astype(np.float32))
+
+    def rank_on_aster(self, model: UncertaintyModel) -> np.ndarray:
+        """``model``'s :meth:`~UncertaintyModel.rank_score` at 250 m, then on the ASTER pixels."""
+        return self.warp(model.rank_score(self.feats_250m).astype(np.float32))
 
 
 def scene_rows(
@@ -129,11 +135,14 @@ def scene_rows(
 def fit_uncertainty(
     rows: Sequence[SceneRows], features: Sequence[str], *, max_px_per_scene: int = 20_000,
 ) -> UncertaintyModel:
-    """Fit the log-linear variance model on ``rows``, then its conformal scale on the same rows.
+    """Fit the two-part variance model on ``rows``, then its conformal scale on the same rows.
 
-    The likelihood fit uses at most ``max_px_per_scene`` pixels of each scene (a fixed random
-    subset, so every scene weighs about the same); the conformal scale uses every pixel, with
-    sigma computed exactly as it is delivered (250 m, then bilinear onto ASTER).
+    The local part is the likelihood fit of the errors with each scene's mean error removed
+    (the scene offset, which no feature explains); ``tau^2`` is the mean squared offset of the
+    scenes (:func:`~lstcloud.models.uncertainty.scene_offset_variance`). The likelihood fit uses
+    at most ``max_px_per_scene`` pixels of each scene (a fixed random subset, so every scene
+    weighs about the same); the conformal scale uses every pixel, with sigma computed exactly
+    as it is delivered (250 m, then bilinear onto ASTER).
     """
     if not rows:
         raise ConfigError("fit_uncertainty: no calibration rows")
@@ -144,12 +153,11 @@ def fit_uncertainty(
         if idx.size > max_px_per_scene:
             idx = np.sort(rng.choice(idx, max_px_per_scene, replace=False))
         parts_x.append(r.feats[:, idx])
-        parts_e.append(r.err[idx])
-    model = fit_log_variance(np.concatenate(parts_x, axis=1), np.concatenate(parts_e), features)
+        parts_e.append(r.err[idx] - r.err.mean())
+    local = fit_log_variance(np.concatenate(parts_x, axis=1), np.concatenate(parts_e), features)
+    model = replace(local, scene_variance_k2=scene_offset_variance([r.err for r in rows]))
     sigma = np.concatenate([r.sigma_on_aster(model) for r in rows])
     err = np.concatenate([r.err for r in rows])
-    from dataclasses import replace
-
     return replace(model, scale=conformal_scale(err, sigma, coverage=ONE_SIGMA))
 
 
@@ -180,16 +188,57 @@ def calibrate_out_of_fold(
     return sigmas, models
 
 
+def out_of_fold_ranks(
+    rows: dict[str, SceneRows], folds: Sequence[Sequence[str]],
+    models: Sequence[UncertaintyModel],
+) -> dict[str, np.ndarray]:
+    """Each scene's :meth:`~lstcloud.models.uncertainty.UncertaintyModel.rank_score` under the
+    model of its fold (fitted without it), on its scored ASTER pixels.
+
+    Pooled over the folds, these order the pixels as one shipped model orders the pixels of
+    new scenes: the out-of-fold sigmas of :func:`calibrate_out_of_fold` also carry each fold
+    model's own constants (intercept, ``tau^2``, conformal scale), which shift whole folds
+    against each other, a pooling effect that a single model does not have.
+    """
+    return {name: rows[name].rank_on_aster(model)
+            for held, model in zip(folds, models, strict=True) for name in held if name in rows}
+
+
+def _top_bottom_ratio(e: np.ndarray, score: np.ndarray, bins: int) -> float:
+    edges = np.quantile(score, [1 / bins, 1 - 1 / bins])
+    top, bottom = e[score >= edges[1]], e[score <= edges[0]]
+    return float(np.sqrt(np.mean(top**2) / np.mean(bottom**2)))
+
+
+def _scene_bootstrap_ratio(
+    err: dict[str, np.ndarray], rank: dict[str, np.ndarray], bins: int, *, draws: int = 200,
+) -> list[float]:
+    """5 and 95 % points of the ranking ratio over scenes drawn with replacement: how much the
+    pooled figure may move on another set of scenes as many."""
+    names = sorted(err)
+    rng = np.random.default_rng(0)
+    ratios = []
+    for _ in range(draws):
+        pick = rng.choice(len(names), len(names), replace=True)
+        e = np.concatenate([err[names[i]] for i in pick])
+        r = np.concatenate([rank[names[i]] for i in pick])
+        ok = np.isfinite(e) & np.isfinite(r)
+        ratios.append(_top_bottom_ratio(e[ok], r[ok], bins))
+    return [float(v) for v in np.quantile(ratios, [0.05, 0.95])]
+
+
 def uncertainty_scores(
     err: dict[str, np.ndarray], sigma: dict[str, np.ndarray], *, bins: int = 5,
-    reliability_bins: int = 10,
+    reliability_bins: int = 10, rank: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """How well sigma describes the error against ASTER, pooled over the pixels of all scenes.
 
     Returns coverage of +-1 sigma (target 68.27 %) and +-1.645 sigma (90 %), the RMSE per
     sigma quintile and the ratio of the top to the bottom one, the Spearman rank correlation
     of sigma and |error|, the reliability table (mean sigma and RMSE per sigma decile), and the
-    coverage per scene.
+    coverage per scene. With ``rank`` (:func:`out_of_fold_ranks`), also
+    ``rmse_ratio_ranking``: the same top / bottom ratio with the pixels ordered by it, and
+    ``rmse_ratio_ranking_90``, its 5-95 % range over scenes drawn with replacement.
     """
     from scipy.stats import spearmanr
 
@@ -197,6 +246,7 @@ def uncertainty_scores(
     e = np.concatenate([err[n] for n in names])
     s = np.concatenate([sigma[n] for n in names])
     ok = np.isfinite(e) & np.isfinite(s)
+    r = None if rank is None else np.concatenate([rank[n] for n in names])[ok]
     e, s = e[ok], s[ok]
 
     def binned(n: int) -> list[dict[str, float]]:
@@ -219,6 +269,8 @@ def uncertainty_scores(
         "coverage_90": float(np.mean(np.abs(e) <= Z90 * s)),
         "rmse_by_sigma_quintile": quint,
         "rmse_ratio_top_bottom_quintile": quint[-1]["rmse_k"] / quint[0]["rmse_k"],
+        "rmse_ratio_ranking": None if r is None else _top_bottom_ratio(e, r, bins),
+        "rmse_ratio_ranking_90": None if rank is None else _scene_bootstrap_ratio(err, rank, bins),
         "spearman_sigma_abs_error": float(spearmanr(s, np.abs(e)).statistic),
         "rmse_k": float(np.sqrt(np.mean(e**2))),
         "mean_sigma_k": float(s.mean()),

@@ -6,15 +6,22 @@ view angle, time, geolocation), the sub-km detail the 1 km input cannot resolve 
 own error, all together. It costs no extra network pass: every feature is a cheap array
 operation on the 1 km LST, the 250 m NDVI and the single prediction (:data:`FEATURES`).
 
-The model (the card's ``uncertainty`` section, :class:`UncertaintyModel`) is a log-linear
-model of the expected squared error,
+The model (the card's ``uncertainty`` section, :class:`UncertaintyModel`) has two parts, as
+the error against ASTER has: a scene-wide offset (MODIS and ASTER differ by about 1 K over a
+whole scene: emissivity, view angle, atmosphere; no input shows its size or sign, so it enters
+as a constant variance ``tau^2``) and a local part that follows the features (the sub-km
+detail, misregistration at edges, the guide's heterogeneity),
 
-    log sigma0^2 = b0 + sum_j b_j * z_j,   z_j = (clip(x_j, lo_j, hi_j) - mean_j) / sd_j,
-    sigma = clip(scale * sigma0, min_sigma_k, max_sigma_k),
+    local:  log s_loc^2 = b0 + sum_j b_j * z_j,   z_j = (clip(x_j, lo_j, hi_j) - mean_j) / sd_j,
+    sigma = clip(scale * sqrt(tau^2 + s_loc^2), min_sigma_k, max_sigma_k).
 
-fitted by the Gaussian likelihood of the errors against ASTER (:func:`fit_log_variance`),
-then a conformal ``scale`` so that +-1 sigma covers 68.27 % of the calibration pixels
-(:func:`conformal_scale`). The features are clipped to their calibration range, so the model
+The local part is fitted by the Gaussian likelihood of the errors against ASTER with each
+scene's mean error removed (:func:`fit_log_variance`), ``tau^2`` is the mean squared scene
+offset of the calibration scenes (:func:`scene_offset_variance`), then a conformal ``scale``
+makes +-1 sigma cover 68.27 % of the calibration pixels (:func:`conformal_scale`). Fitting the
+local part to the raw errors instead (``tau^2 = 0``, the cards of version 1) lets the scene
+offsets, which no feature explains, blur its coefficients: out of fold it ranks the error
+less well (docs/evaluation.md). The features are clipped to their calibration range, so the model
 never extrapolates. Calibration is out of fold on the development scenes
 (:mod:`lstcloud.evaluate.calibration`); the LST prediction itself never sees ASTER.
 
@@ -54,6 +61,7 @@ __all__ = [
     "UncertaintyModel",
     "conformal_scale",
     "fit_log_variance",
+    "scene_offset_variance",
     "uncertainty_features",
     "uncertainty_halo_px",
 ]
@@ -108,7 +116,8 @@ class QcWidening:
 
 @dataclass(frozen=True)
 class UncertaintyModel:
-    """The card's ``uncertainty`` section: a log-linear model of the squared error (K^2).
+    """The card's ``uncertainty`` section: the variance of a scene-wide offset plus a log-linear
+    model of the local squared error (K^2).
 
     Attributes
     ----------
@@ -123,6 +132,9 @@ class UncertaintyModel:
         ``b_j`` per standardised feature (log K^2 per standard deviation).
     intercept
         ``b0`` (log K^2).
+    scene_variance_k2
+        ``tau^2`` (K^2): the variance of the scene-wide offset between the model and ASTER,
+        added to the local variance (0 in cards of version 1).
     scale
         Conformal factor applied to ``sigma0`` (+-1 sigma covers 68.27 % of the calibration
         pixels).
@@ -142,6 +154,7 @@ class UncertaintyModel:
     coef: tuple[float, ...]
     intercept: float
     scale: float = 1.0
+    scene_variance_k2: float = 0.0
     min_sigma_k: float = 0.3
     max_sigma_k: float = 15.0
     qc: QcWidening | None = field(default_factory=QcWidening)
@@ -157,6 +170,8 @@ class UncertaintyModel:
             raise ConfigError(f"uncertainty.features: unknown {unknown}")
         if not (self.scale > 0 and 0 < self.min_sigma_k <= self.max_sigma_k):
             raise ConfigError("uncertainty: scale > 0 and 0 < min_sigma_k <= max_sigma_k")
+        if not self.scene_variance_k2 >= 0:
+            raise ConfigError("uncertainty: scene_variance_k2 >= 0")
 
     @property
     def reach_1km(self) -> int:
@@ -169,16 +184,27 @@ class UncertaintyModel:
         return "spread" in self.features
 
     def log_variance(self, feats: np.ndarray) -> np.ndarray:
-        """``log sigma0^2`` (before the conformal scale) of ``(F, ...)`` raw features."""
+        """``log s_loc^2``, the local part's log variance, of ``(F, ...)`` raw features."""
         z = (np.clip(feats, np.reshape(self.lo, (-1,) + (1,) * (feats.ndim - 1)),
                      np.reshape(self.hi, (-1,) + (1,) * (feats.ndim - 1)))
              - np.reshape(self.mean, (-1,) + (1,) * (feats.ndim - 1))) \
             / np.reshape(self.sd, (-1,) + (1,) * (feats.ndim - 1))
         return self.intercept + np.tensordot(np.asarray(self.coef), z, axes=1)
 
+    def rank_score(self, feats: np.ndarray) -> np.ndarray:
+        """The local log variance without its constants: ``sum_j b_j / sd_j * clip(x_j)``.
+
+        Sigma is an increasing function of it, so it orders pixels exactly as this model's sigma
+        does; unlike sigma, the scores of models fitted on different scenes share an origin
+        (no intercept, scale or ``tau^2``), so pooling them mimics the ordering of one model.
+        """
+        shape = (-1,) + (1,) * (feats.ndim - 1)
+        clipped = np.clip(feats, np.reshape(self.lo, shape), np.reshape(self.hi, shape))
+        return np.tensordot(np.asarray(self.coef) / np.asarray(self.sd), clipped, axes=1)
+
     def sigma_from_features(self, feats: np.ndarray) -> np.ndarray:
         """Sigma (K) of raw features (without the QC term)."""
-        s = self.scale * np.exp(0.5 * self.log_variance(feats))
+        s = self.scale * np.sqrt(self.scene_variance_k2 + np.exp(self.log_variance(feats)))
         return np.clip(s, self.min_sigma_k, self.max_sigma_k)
 
     def sigma(
@@ -204,7 +230,7 @@ class UncertaintyModel:
     def to_dict(self) -> dict[str, Any]:
         """The card section (plain JSON)."""
         return {
-            "kind": "log-linear-variance-v1",
+            "kind": "log-linear-variance-v2",
             "target": "1-sigma of (prediction - an independent 250 m LST, ASTER), K",
             "features": list(self.features),
             "feature_descriptions": {f: FEATURES[f].description for f in self.features},
@@ -212,6 +238,7 @@ class UncertaintyModel:
             "mean": [float(v) for v in self.mean], "sd": [float(v) for v in self.sd],
             "coef_log_k2_per_sd": [float(v) for v in self.coef],
             "intercept_log_k2": float(self.intercept),
+            "scene_variance_k2": float(self.scene_variance_k2),
             "conformal_scale": float(self.scale),
             "min_sigma_k": float(self.min_sigma_k), "max_sigma_k": float(self.max_sigma_k),
             "reach_1km": self.reach_1km,
@@ -231,6 +258,7 @@ class UncertaintyModel:
                 coef=tuple(data["coef_log_k2_per_sd"]),
                 intercept=float(data["intercept_log_k2"]),
                 scale=float(data.get("conformal_scale", 1.0)),
+                scene_variance_k2=float(data.get("scene_variance_k2", 0.0)),
                 min_sigma_k=float(data.get("min_sigma_k", 0.3)),
                 max_sigma_k=float(data.get("max_sigma_k", 15.0)),
                 qc=None if qc is None else QcWidening(
@@ -257,11 +285,13 @@ def fit_log_variance(
     ridge: float = 1e-3,
     iterations: int = 50,
 ) -> UncertaintyModel:
-    """Fit ``log sigma0^2 = b0 + b . z`` by the Gaussian likelihood of the errors.
+    """Fit ``log s^2 = b0 + b . z`` by the Gaussian likelihood of the errors.
 
     Minimises ``mean(eta + err^2 exp(-eta))`` (the negative log-likelihood of
     ``err ~ N(0, exp(eta))`` up to constants; convex in ``b``) by Newton steps with a small
-    ridge on ``b``. ``scale`` is left at 1 (see :func:`conformal_scale`).
+    ridge on ``b``. ``scale`` is left at 1 (see :func:`conformal_scale`) and
+    ``scene_variance_k2`` at 0: pass errors with each scene's mean removed to fit the local
+    part of the two-part model (:func:`lstcloud.evaluate.calibration.fit_uncertainty`).
 
     Parameters
     ----------
@@ -309,6 +339,19 @@ def fit_log_variance(
         features=tuple(names), lo=tuple(lo), hi=tuple(hi), mean=tuple(mean), sd=tuple(sd),
         coef=tuple(beta[1:]), intercept=float(beta[0]), scale=1.0,
     )
+
+
+def scene_offset_variance(scene_errors: Sequence[np.ndarray]) -> float:
+    """``tau^2`` (K^2): the mean squared scene-wide offset, ``mean_s(mean(err_s)^2)``.
+
+    The offset of a scene is its mean error against the reference (its bias: MODIS and ASTER
+    differ by about 1 K over a scene, and the prediction inherits MODIS's level). Its mean and
+    its spread over scenes both count, since neither is known for a new scene.
+    """
+    means = [float(np.mean(e)) for e in scene_errors if np.size(e)]
+    if not means:
+        raise ConfigError("scene_offset_variance: no scene with errors")
+    return float(np.mean(np.square(means)))
 
 
 def conformal_scale(err: np.ndarray, sigma: np.ndarray, *, coverage: float = ONE_SIGMA) -> float:

@@ -31,6 +31,7 @@ from lstcloud.evaluate.calibration import (
     SceneRows,
     calibrate_out_of_fold,
     fit_uncertainty,
+    out_of_fold_ranks,
     plot_reliability,
     scene_rows,
     uncertainty_scores,
@@ -157,7 +158,8 @@ def calibrate_uncertainty(
         method, data=data, root=root, k=k, features=features, config=config, train=train,
         threads=threads, max_steps=max_steps, fixed=fixed)
     sigmas, fold_models = calibrate_out_of_fold(rows, folds, features)
-    scores = uncertainty_scores({n: r.err for n, r in rows.items()}, sigmas)
+    scores = uncertainty_scores({n: r.err for n, r in rows.items()}, sigmas,
+                                rank=out_of_fold_ranks(rows, folds, fold_models))
     final = fit_uncertainty(list(rows.values()), features)
     info = {
         "computed": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -168,14 +170,16 @@ def calibrate_uncertainty(
         "errors_from": _errors_from(method, fixed),
         "folds": folds,
         "fold_rule": FOLD_RULE,
-        "fit": "Gaussian likelihood of the errors, log-linear variance, ridge 1e-3 on the "
-               "standardised coefficients, <= 20000 px per scene; then the conformal scale "
-               "(+-1 sigma covers 68.27 % of all calibration pixels)",
+        "fit": "local part: Gaussian likelihood of the errors minus their scene's mean, "
+               "log-linear variance, ridge 1e-3 on the standardised coefficients, <= 20000 px "
+               "per scene; scene part: tau^2 = mean squared scene offset; then the conformal "
+               "scale (+-1 sigma covers 68.27 % of all calibration pixels)",
         "n_scenes": len(rows),
         "n_px": int(sum(r.err.size for r in rows.values())),
         "out_of_fold": {key: scores[key] for key in (
             "coverage_1sigma", "coverage_90", "rmse_ratio_top_bottom_quintile",
-            "spearman_sigma_abs_error", "rmse_k", "mean_sigma_k", "n_px")}
+            "rmse_ratio_ranking", "rmse_ratio_ranking_90", "spearman_sigma_abs_error",
+            "rmse_k", "mean_sigma_k", "n_px")}
         | {"rmse_by_sigma_quintile_k": [round(b["rmse_k"], 3)
                                         for b in scores["rmse_by_sigma_quintile"]]},
         "aster_files_read_by_lst_training": False,
@@ -233,6 +237,10 @@ def write_calibration_report(outcome: CalibrationOutcome, out_dir: str | Path) -
         f"| +-1 sigma coverage (target 68.3 %) | {100 * sc['coverage_1sigma']:.1f} % |",
         f"| +-1.645 sigma coverage (target 90 %) | {100 * sc['coverage_90']:.1f} % |",
         f"| RMSE top / bottom sigma quintile | {sc['rmse_ratio_top_bottom_quintile']:.2f} |",
+        "| RMSE top / bottom quintile, one model's ordering (out-of-fold local variance "
+        f"without the fold models' constants) | {sc['rmse_ratio_ranking']:.2f} (5-95 % over "
+        "scenes drawn with replacement: "
+        f"{sc['rmse_ratio_ranking_90'][0]:.2f}-{sc['rmse_ratio_ranking_90'][1]:.2f}) |",
         f"| Spearman(sigma, abs error) | {sc['spearman_sigma_abs_error']:.2f} |",
         f"| RMSE (K) / RMS sigma (K) | {sc['rmse_k']:.2f} / {sc['rms_sigma_k']:.2f} |", "",
         "| sigma quintile (K) | mean sigma (K) | RMSE against ASTER (K) | +-1 sigma coverage | "
@@ -240,9 +248,11 @@ def write_calibration_report(outcome: CalibrationOutcome, out_dir: str | Path) -
         *[f"| {b['sigma_from_k']:.2f}-{b['sigma_to_k']:.2f} | {b['mean_sigma_k']:.2f} | "
           f"{b['rmse_k']:.2f} | {100 * b['coverage_1sigma']:.0f} % | {b['n_px']} |"
           for b in sc["rmse_by_sigma_quintile"]], "",
-        "Shipped calibrator (all scenes): log sigma0^2 = "
-        f"{final.intercept:.3f} + sum(coef * standardised feature); conformal scale "
-        f"{final.scale:.3f}.", "", "| feature | coefficient (log K^2 per sd) | meaning |",
+        "Shipped calibrator (all scenes): sigma = scale * sqrt(tau^2 + s_loc^2), log s_loc^2 = "
+        f"{final.intercept:.3f} + sum(coef * standardised feature); tau^2 = "
+        f"{final.scene_variance_k2:.3f} K^2 (tau = {final.scene_variance_k2 ** 0.5:.2f} K, the "
+        f"scene offset); conformal scale {final.scale:.3f}.", "",
+        "| feature | coefficient (log K^2 per sd) | meaning |",
         "|---|---|---|",
         *[f"| {f} | {c:+.3f} | {final.to_dict()['feature_descriptions'][f]} |"
           for f, c in zip(final.features, final.coef, strict=True)], "",

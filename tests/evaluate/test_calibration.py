@@ -10,8 +10,10 @@ from lstcloud.evaluate.calibration import (
     SceneRows,
     calibrate_out_of_fold,
     fit_uncertainty,
+    out_of_fold_ranks,
     uncertainty_scores,
 )
+from lstcloud.models.uncertainty import fit_log_variance
 
 FEATURES = ("lst_local_sd", "ndvi")
 FOLDS = [["a", "d"], ["b", "e"], ["c", "f"]]
@@ -65,6 +67,56 @@ def test_scores_of_a_calibrated_sigma_cover_68_and_90_percent_and_rank_the_error
     blind = uncertainty_scores({n: r.err for n, r in rows.items()},
                                {n: rng.uniform(1, 3, r.err.size) for n, r in rows.items()})
     assert blind["rmse_ratio_top_bottom_quintile"] == pytest.approx(1.0, abs=0.25)
+
+
+def _offset_scene(name: str, seed: int, offset: float) -> SceneRows:
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(0, 1, (2, 4000))
+    err = offset + rng.normal(0, 1, 4000) * np.exp(0.5 * (-0.5 + 0.8 * feats[0]))
+    return SceneRows(name, err, feats, feats.copy(), warp=lambda image: image)
+
+
+def test_scene_offsets_go_to_tau_and_leave_the_local_coefficients_unblurred() -> None:
+    """Each scene shifted by its own offset (what MODIS vs ASTER does): the offsets make
+    ``tau^2``, the local part keeps the feature's true effect (0.8 per unit), which a fit of the
+    raw errors underestimates."""
+    offsets = [-2.0, 1.5, -0.5, 2.5, -1.0, 0.0]
+    rows = [_offset_scene(n, i, o) for i, (n, o) in enumerate(zip("abcdef", offsets, strict=True))]
+    model = fit_uncertainty(rows, FEATURES)
+    means = [r.err.mean() for r in rows]
+    assert model.scene_variance_k2 == pytest.approx(np.mean(np.square(means)))
+    assert model.scene_variance_k2 == pytest.approx(np.mean(np.square(offsets)), rel=0.05)
+    local = model.coef[0] / model.sd[0]
+    raw = fit_log_variance(np.concatenate([r.feats for r in rows], axis=1),
+                           np.concatenate([r.err for r in rows]), FEATURES)
+    assert local == pytest.approx(0.8, abs=0.06)
+    assert raw.coef[0] / raw.sd[0] < local - 0.3  # the offsets blur the raw fit
+    sigma = np.concatenate([r.sigma_on_aster(model) for r in rows])
+    err = np.concatenate([r.err for r in rows])
+    assert np.mean(np.abs(err) <= sigma) == pytest.approx(0.683, abs=0.005)  # conformal
+
+
+def test_one_models_ordering_comes_from_the_fold_models_without_their_constants() -> None:
+    rows = _rows()
+    sigma, models = calibrate_out_of_fold(rows, FOLDS, FEATURES)
+    ranks = out_of_fold_ranks(rows, FOLDS, models)
+    for held, model in zip(FOLDS, models, strict=True):
+        for name in held:  # the fold's own model orders its scenes, as its sigma does
+            np.testing.assert_array_equal(np.argsort(ranks[name], kind="stable"),
+                                          np.argsort(sigma[name], kind="stable"))
+            np.testing.assert_allclose(
+                ranks[name], (np.asarray(model.coef) / np.asarray(model.sd))
+                @ np.clip(rows[name].feats, np.array(model.lo)[:, None],
+                          np.array(model.hi)[:, None]))
+    # the ranks of a fold never read its errors either
+    poisoned = _rows(poison="a")
+    _, pmodels = calibrate_out_of_fold(poisoned, FOLDS, FEATURES)
+    np.testing.assert_array_equal(out_of_fold_ranks(poisoned, FOLDS, pmodels)["d"], ranks["d"])
+    sc = uncertainty_scores({n: r.err for n, r in rows.items()}, sigma, rank=ranks)
+    lo, hi = sc["rmse_ratio_ranking_90"]
+    assert sc["rmse_ratio_ranking"] > 3 and lo < sc["rmse_ratio_ranking"] < hi
+    assert uncertainty_scores({n: r.err for n, r in rows.items()}, sigma)[
+        "rmse_ratio_ranking"] is None
 
 
 def test_evaluate_aster_reports_coverage_quintiles_and_reliability(aster_dev, tmp_path) -> None:

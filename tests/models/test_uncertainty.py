@@ -4,6 +4,7 @@ QC widening, and chunk locality (tiled output equals whole-scene output)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import dask
 import dask.array as da
@@ -20,6 +21,7 @@ from lstcloud.models.uncertainty import (
     UncertaintyModel,
     conformal_scale,
     fit_log_variance,
+    scene_offset_variance,
     uncertainty_features,
 )
 from lstcloud.training.uncertainty import DEFAULT_FEATURES
@@ -56,6 +58,37 @@ def test_fit_recovers_a_known_log_linear_variance() -> None:
     assert abs(np.mean(np.abs(err) <= got) - 0.683) < 0.01  # already calibrated: scale ~ 1
     assert conformal_scale(err, got) == pytest.approx(1.0, abs=0.03)
     assert conformal_scale(err, 0.5 * got) == pytest.approx(2.0, abs=0.06)
+
+
+def test_scene_variance_adds_in_quadrature_and_version_1_cards_read_without_it() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, (2, 500))
+    local = fit_log_variance(x, rng.normal(0, 1, 500) * np.exp(0.3 * x[0]), ["lst", "ndvi"])
+    model = replace(local, scene_variance_k2=1.1, scale=0.9)
+    expected = 0.9 * np.sqrt(1.1 + np.exp(model.log_variance(x)))
+    np.testing.assert_allclose(model.sigma_from_features(x),
+                               np.clip(expected, model.min_sigma_k, model.max_sigma_k))
+    # the rank score orders pixels as sigma does, whatever the constants
+    np.testing.assert_array_equal(np.argsort(model.rank_score(x)),
+                                  np.argsort(model.sigma_from_features(x)))
+    card = model.to_dict()
+    assert card["kind"] == "log-linear-variance-v2" and card["scene_variance_k2"] == 1.1
+    assert UncertaintyModel.from_dict(card) == model
+    v1 = {k: v for k, v in card.items() if k != "scene_variance_k2"}
+    old = UncertaintyModel.from_dict(v1)
+    assert old.scene_variance_k2 == 0.0
+    np.testing.assert_allclose(old.sigma_from_features(x),
+                               np.clip(0.9 * np.exp(0.5 * model.log_variance(x)),
+                                       model.min_sigma_k, model.max_sigma_k))
+    with pytest.raises(ConfigError, match="scene_variance_k2"):
+        replace(model, scene_variance_k2=-0.1)
+
+
+def test_scene_offset_variance_is_the_mean_squared_scene_mean() -> None:
+    errs = [np.array([1.0, 3.0]), np.array([-1.0, -1.0, -1.0]), np.array([])]
+    assert scene_offset_variance(errs) == pytest.approx((4.0 + 1.0) / 2)
+    with pytest.raises(ConfigError):
+        scene_offset_variance([np.array([])])
 
 
 def test_every_feature_is_finite_next_to_missing_inputs() -> None:
