@@ -6,9 +6,12 @@ model's ``lstcloud.load_model(name).predict(lst_1km, ndvi_250m)`` is timed, inte
 ``--repeats`` rounds (the median is kept, so a background load hits every model alike). Printed
 per model: the median time, 250 m Mpx/s, Mpx/s per CPU core (threads), the network passes per
 prediction (``card["passes"]``), the ratio to ``sif-cnn-sr1`` and, with ``--flops``, the forward
-GFLOP per Mpx counted by torch and one GPU's throughput on paper.
+GFLOP per Mpx counted by torch and one GPU's throughput on paper. With ``--uncertainty``, for
+each model with a calibrated uncertainty, the time of its sigma on its own prediction of the
+same block (:func:`lstcloud.models.cost.measure_uncertainty_cost`) beside the prediction's.
 
-Run: ``.venv/bin/python benchmarks/model_cost.py [--models default,ensemble] [--threads 2]``
+Run: ``.venv/bin/python benchmarks/model_cost.py [--models default,ensemble] [--threads 2]
+[--uncertainty]``
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--flops", action="store_true", help="count FLOPs, project one GPU")
+    parser.add_argument("--uncertainty", action="store_true",
+                        help="also time the calibrated sigma beside the prediction")
     args = parser.parse_args()
 
     import lstcloud
@@ -46,6 +51,16 @@ def main() -> None:
             gpu = f.gpu_mpx_per_s_paper
             line += f" {f.gflop_per_mpx:10.1f} {gpu:18.0f}" if gpu else f" {f.gflop_per_mpx:10.1f}"
         print(line)
+    if args.uncertainty:
+        from lstcloud.models.cost import measure_uncertainty_cost
+
+        print(f"\n{'model':26s} predict (s)  sigma (s)  sigma / predict")
+        for name, model in models.items():
+            if getattr(model, "uncertainty", None) is None:
+                continue
+            pred_s, sigma_s = measure_uncertainty_cost(model, size=args.size,
+                                                       threads=args.threads, repeats=args.repeats)
+            print(f"{name:26s} {pred_s:11.2f} {sigma_s:10.2f} {sigma_s / pred_s:16.2f}")
 
 
 if __name__ == "__main__":

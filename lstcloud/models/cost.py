@@ -12,7 +12,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GPU_SUSTAINED_TFLOPS", "CostFigures", "flops_per_px", "measure_costs", "sample_block"]
+__all__ = [
+    "GPU_SUSTAINED_TFLOPS", "CostFigures", "flops_per_px", "measure_costs",
+    "measure_uncertainty_cost", "sample_block",
+]
 
 #: Assumed sustained TF32/AMP convolution rate of one A100-class GPU (a paper figure).
 GPU_SUSTAINED_TFLOPS = 20.0
@@ -127,3 +130,31 @@ def measure_costs(
             None if not fpp else GPU_SUSTAINED_TFLOPS * 1e12 / fpp / 1e6,  # (0: no FLOPs counted)
         )
     return out
+
+
+def measure_uncertainty_cost(
+    model: Any, *, size: int = 600, threads: int = 2, repeats: int = 3,
+) -> tuple[float, float]:
+    """Median seconds of ``model.predict`` and of its calibrated sigma on that prediction
+    (``model.sigma_of``: the features and the variance model, no network pass), interleaved on
+    the same :func:`sample_block` in this process."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        lst, ndvi = sample_block(size)
+        model.sigma_of(lst[:64, :64], ndvi[:256, :256],
+                       np.asarray(model.predict(lst[:64, :64], ndvi[:256, :256]), np.float32))
+        predict, sigma = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            pred = np.asarray(model.predict(lst, ndvi), np.float32)
+            t1 = time.perf_counter()
+            model.sigma_of(lst, ndvi, pred)
+            t2 = time.perf_counter()
+            predict.append(t1 - t0)
+            sigma.append(t2 - t1)
+    finally:
+        torch.set_num_threads(previous)
+    return statistics.median(predict), statistics.median(sigma)

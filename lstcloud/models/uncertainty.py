@@ -49,6 +49,7 @@ from lstcloud.errors import ConfigError
 from lstcloud.models.uncertainty_features import (
     FEATURES,
     PRED_NEIGHBOUR_FEATURES,
+    native_features,
     uncertainty_features,
 )
 
@@ -216,16 +217,46 @@ class UncertaintyModel:
         qc_1km: np.ndarray | None = None,
         spread_250m: np.ndarray | None = None,
     ) -> np.ndarray:
-        """``(4h, 4w)`` float32 sigma (K) of a window; NaN where the prediction is NaN."""
-        feats = uncertainty_features(lst_1km, ndvi_250m, pred_250m, self.features,
-                                     spread_250m=spread_250m)
-        s = self.sigma_from_features(feats)
+        """``(4h, 4w)`` float32 sigma (K) of a window; NaN where the prediction is NaN.
+
+        The same values as :meth:`sigma_from_features` of :func:`uncertainty_features`, but
+        the features that are constant within a 1 km cell are weighed and summed at 1 km and
+        the 250 m stack is never built (:meth:`window_log_variance`).
+        """
+        eta = self.window_log_variance(lst_1km, ndvi_250m, pred_250m, spread_250m=spread_250m)
+        s = np.clip(self.scale * np.sqrt(self.scene_variance_k2 + np.exp(eta)),
+                    self.min_sigma_k, self.max_sigma_k)
         if qc_1km is not None and self.qc is not None:
             qc = np.asarray(qc_1km)
             if qc.shape != np.shape(lst_1km):
                 raise ConfigError(f"qc_1km shape {qc.shape} is not the LST's {np.shape(lst_1km)}")
             s = np.sqrt(s**2 + _up(self.qc.extra_variance(qc)))
         return np.where(np.isfinite(pred_250m), s, np.nan).astype(np.float32)
+
+    def window_log_variance(
+        self,
+        lst_1km: np.ndarray,
+        ndvi_250m: np.ndarray,
+        pred_250m: np.ndarray,
+        *,
+        spread_250m: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """:meth:`log_variance` of a window's features, ``(4h, 4w)``: each feature is clipped,
+        standardised and weighed at its own resolution (:func:`native_features`), the 1 km
+        terms summed at 1 km and put on the 250 m grid once."""
+        shape = np.shape(ndvi_250m)
+        fine = np.full(shape, self.intercept, np.float64)
+        coarse = np.zeros((shape[0] // 4, shape[1] // 4), np.float64)
+        feats = native_features(lst_1km, ndvi_250m, pred_250m, self.features,
+                                spread_250m=spread_250m)
+        for j, (values, at_1km) in enumerate(feats):
+            term = (np.clip(values, self.lo[j], self.hi[j]) - self.mean[j]) \
+                * (self.coef[j] / self.sd[j])
+            if at_1km:
+                coarse += term
+            else:
+                fine += term
+        return fine + _up(coarse)
 
     def to_dict(self) -> dict[str, Any]:
         """The card section (plain JSON)."""

@@ -8,15 +8,22 @@ context gives the same values as the whole scene.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import ndimage
 
 from lstcloud.errors import ConfigError
 
-__all__ = ["FACTOR", "FEATURES", "PRED_NEIGHBOUR_FEATURES", "uncertainty_features"]
+__all__ = [
+    "FACTOR",
+    "FEATURES",
+    "PRED_NEIGHBOUR_FEATURES",
+    "native_features",
+    "uncertainty_features",
+]
 
 FACTOR = 4
 #: Radius (1 km pixels) of the neighbourhood statistics.
@@ -52,79 +59,94 @@ def _bicubic(lst: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Inputs:
+    """One window's inputs; what several features share is computed once (cached)."""
+
     lst: np.ndarray  # (h, w) float64, NaN = invalid
     ndvi: np.ndarray  # (4h, 4w) float64, NaN = invalid
     pred: np.ndarray  # (4h, 4w) float64
     spread: np.ndarray | None = None
 
+    @cached_property
+    def filled_lst(self) -> np.ndarray:
+        """The 1 km LST, invalid cells filled by their 3 x 3 valid mean (NaN when none)."""
+        valid = np.isfinite(self.lst).astype(np.float64)
+        local = _box_mean(self.lst, valid, 1)
+        return np.where(np.isfinite(self.lst), self.lst, local)
 
-def _filled_lst(x: _Inputs) -> np.ndarray:
-    valid = np.isfinite(x.lst).astype(np.float64)
-    local = _box_mean(x.lst, valid, 1)
-    return np.where(np.isfinite(x.lst), x.lst, local)
+    @cached_property
+    def filled_ndvi(self) -> np.ndarray:
+        """The 250 m NDVI, missing pixels filled by their 9 x 9 valid mean (0.3 when none),
+        clipped to [-0.2, 1]."""
+        finite = np.isfinite(self.ndvi)
+        if finite.all():
+            return np.clip(self.ndvi, -0.2, 1)
+        valid = finite.astype(np.float64)
+        local = _box_mean(self.ndvi, valid, FACTOR)
+        return np.clip(np.where(np.isfinite(self.ndvi), self.ndvi, np.nan_to_num(local, nan=0.3)),
+                       -0.2, 1)
+
+    @cached_property
+    def ndvi_cells(self) -> np.ndarray:
+        """``(h, 4, w, 4)`` view of :attr:`filled_ndvi`: the 250 m pixels of each 1 km cell."""
+        h, w = self.lst.shape
+        return self.filled_ndvi.reshape(h, FACTOR, w, FACTOR)
+
+    @cached_property
+    def regression(self) -> tuple[np.ndarray, np.ndarray]:
+        """Local least squares of the 1 km LST on the 1 km NDVI within 4 km: residual (K) and
+        correlation, per 1 km pixel."""
+        ndvi = self.ndvi_cells.mean(axis=(1, 3))
+        valid = np.isfinite(self.lst).astype(np.float64)
+        lst = np.nan_to_num(self.lst)
+        r = LOCAL_RADIUS_1KM
+        mt, mn = _box_mean(lst, valid, r), _box_mean(ndvi, valid, r)
+        cov = _box_mean(lst * ndvi, valid, r) - mt * mn
+        vn = np.maximum(_box_mean(ndvi**2, valid, r) - mn**2, 1e-6)
+        vt = np.maximum(_box_mean(lst**2, valid, r) - mt**2, 1e-6)
+        resid = lst - (mt + cov / vn * (ndvi - mn))
+        return np.nan_to_num(resid), np.nan_to_num(cov / np.sqrt(vn * vt))
 
 
 def _f_lst_local_sd(x: _Inputs) -> np.ndarray:
     valid = np.isfinite(x.lst).astype(np.float64)
     mean = _box_mean(x.lst, valid, LOCAL_RADIUS_1KM)
     sq = _box_mean(x.lst**2, valid, LOCAL_RADIUS_1KM)
-    return _up(np.log(np.sqrt(np.maximum(sq - mean**2, 0.0)) + 0.1))
+    return np.log(np.sqrt(np.maximum(sq - mean**2, 0.0)) + 0.1)
 
 
 def _f_lst_regional_sd(x: _Inputs) -> np.ndarray:
     valid = np.isfinite(x.lst).astype(np.float64)
     mean = _box_mean(x.lst, valid, REGIONAL_RADIUS_1KM)
     sq = _box_mean(x.lst**2, valid, REGIONAL_RADIUS_1KM)
-    return _up(np.log(np.sqrt(np.maximum(sq - mean**2, 0.0)) + 0.1))
-
-
-def _local_regression(x: _Inputs) -> tuple[np.ndarray, np.ndarray]:
-    """Local least squares of the 1 km LST on the 1 km NDVI within 4 km: residual (K) and
-    correlation, per 1 km pixel."""
-    h, w = x.lst.shape
-    ndvi = _f_ndvi(x).reshape(h, FACTOR, w, FACTOR).mean(axis=(1, 3))
-    valid = np.isfinite(x.lst).astype(np.float64)
-    lst = np.nan_to_num(x.lst)
-    r = LOCAL_RADIUS_1KM
-    mt, mn = _box_mean(lst, valid, r), _box_mean(ndvi, valid, r)
-    cov = _box_mean(lst * ndvi, valid, r) - mt * mn
-    vn = np.maximum(_box_mean(ndvi**2, valid, r) - mn**2, 1e-6)
-    vt = np.maximum(_box_mean(lst**2, valid, r) - mt**2, 1e-6)
-    resid = lst - (mt + cov / vn * (ndvi - mn))
-    return np.nan_to_num(resid), np.nan_to_num(cov / np.sqrt(vn * vt))
+    return np.log(np.sqrt(np.maximum(sq - mean**2, 0.0)) + 0.1)
 
 
 def _f_ndvi_lst_residual(x: _Inputs) -> np.ndarray:
-    return _up(np.log(np.abs(_local_regression(x)[0]) + 0.1))
+    return np.log(np.abs(x.regression[0]) + 0.1)
 
 
 def _f_ndvi_lst_corr(x: _Inputs) -> np.ndarray:
-    return _up(_local_regression(x)[1])
+    return x.regression[1]
 
 
 def _f_lst_gradient(x: _Inputs) -> np.ndarray:
-    filled = _filled_lst(x)
-    gy = ndimage.sobel(np.nan_to_num(filled), axis=0, mode="nearest") / 8.0
-    gx = ndimage.sobel(np.nan_to_num(filled), axis=1, mode="nearest") / 8.0
-    return _up(np.log(np.hypot(gx, gy) + 0.1))
+    filled = np.nan_to_num(x.filled_lst)
+    gy = ndimage.sobel(filled, axis=0, mode="nearest") / 8.0
+    gx = ndimage.sobel(filled, axis=1, mode="nearest") / 8.0
+    return np.log(np.hypot(gx, gy) + 0.1)
 
 
 def _f_ndvi(x: _Inputs) -> np.ndarray:
-    valid = np.isfinite(x.ndvi).astype(np.float64)
-    local = _box_mean(x.ndvi, valid, FACTOR)
-    return np.clip(np.where(np.isfinite(x.ndvi), x.ndvi, np.nan_to_num(local, nan=0.3)), -0.2, 1)
+    return x.filled_ndvi
 
 
 def _f_ndvi_cell_sd(x: _Inputs) -> np.ndarray:
-    h, w = x.lst.shape
-    ndvi = _f_ndvi(x).reshape(h, FACTOR, w, FACTOR)
-    return _up(np.log(ndvi.std(axis=(1, 3)) + 0.01))
+    return np.log(x.ndvi_cells.std(axis=(1, 3)) + 0.01)
 
 
 def _f_ndvi_local_mean(x: _Inputs) -> np.ndarray:
-    h, w = x.lst.shape
-    cell = _f_ndvi(x).reshape(h, FACTOR, w, FACTOR).mean(axis=(1, 3))
-    return _up(_box_mean(cell, np.ones_like(cell), LOCAL_RADIUS_1KM))
+    cell = x.ndvi_cells.mean(axis=(1, 3))
+    return _box_mean(cell, np.ones_like(cell), LOCAL_RADIUS_1KM)
 
 
 def _f_invalid_fraction(x: _Inputs) -> np.ndarray:
@@ -132,7 +154,7 @@ def _f_invalid_fraction(x: _Inputs) -> np.ndarray:
     bad = ~np.isfinite(x.lst) | ~np.isfinite(x.ndvi).reshape(h, FACTOR, w, FACTOR).all(axis=(1, 3))
     size = 2 * INVALID_RADIUS_1KM + 1
     frac = ndimage.uniform_filter(bad.astype(np.float64), size, mode="constant", cval=0.0)
-    return _up(np.sqrt(np.maximum(frac, 0.0)))
+    return np.sqrt(np.maximum(frac, 0.0))
 
 
 def _f_detail(x: _Inputs) -> np.ndarray:
@@ -146,16 +168,18 @@ def _grad250(a: np.ndarray) -> np.ndarray:
 
 
 def _f_pred_gradient(x: _Inputs) -> np.ndarray:
-    pred = np.where(np.isfinite(x.pred), x.pred, _bicubic(_filled_lst(x).astype(np.float32)))
+    pred = x.pred
+    if not np.isfinite(pred).all():
+        pred = np.where(np.isfinite(pred), pred, _bicubic(x.filled_lst.astype(np.float32)))
     return np.log(_grad250(np.nan_to_num(pred)) + 0.05)
 
 
 def _f_ndvi_gradient(x: _Inputs) -> np.ndarray:
-    return np.log(_grad250(_f_ndvi(x)) + 0.005)
+    return np.log(_grad250(x.filled_ndvi) + 0.005)
 
 
 def _f_lst(x: _Inputs) -> np.ndarray:
-    return _up(_filled_lst(x))
+    return x.filled_lst
 
 
 def _f_spread(x: _Inputs) -> np.ndarray:
@@ -169,44 +193,77 @@ class _Feature:
     compute: Callable[[_Inputs], np.ndarray]
     reach_1km: int
     description: str
+    #: ``compute`` returns one value per 1 km cell (``(h, w)``), shared by its 16 pixels.
+    at_1km: bool = False
 
 
 #: The features an uncertainty model may use: name -> (function, reach at 1 km, meaning).
 FEATURES: Mapping[str, _Feature] = {
     "lst_local_sd": _Feature(_f_lst_local_sd, LOCAL_RADIUS_1KM,
-                             "log(0.1 K + sd of the valid 1 km LST within 4 km), log K"),
+                             "log(0.1 K + sd of the valid 1 km LST within 4 km), log K",
+                             at_1km=True),
     "lst_regional_sd": _Feature(_f_lst_regional_sd, REGIONAL_RADIUS_1KM,
                                 "log(0.1 K + sd of the valid 1 km LST within 12 km): the "
-                                "landscape's thermal contrast, log K"),
+                                "landscape's thermal contrast, log K", at_1km=True),
     "ndvi_lst_residual": _Feature(_f_ndvi_lst_residual, LOCAL_RADIUS_1KM + 1,
                                   "log(0.1 K + |1 km LST minus its local linear fit on the NDVI "
-                                  "within 4 km|): what the guide does not explain, log K"),
+                                  "within 4 km|): what the guide does not explain, log K",
+                                  at_1km=True),
     "ndvi_lst_corr": _Feature(_f_ndvi_lst_corr, LOCAL_RADIUS_1KM + 1,
                               "correlation of the 1 km LST and NDVI within 4 km: how much the "
-                              "guide explains"),
+                              "guide explains", at_1km=True),
     "lst_gradient": _Feature(_f_lst_gradient, 2,
-                             "log(0.1 + |Sobel gradient| of the 1 km LST), log K/km"),
+                             "log(0.1 + |Sobel gradient| of the 1 km LST), log K/km", at_1km=True),
     "pred_gradient": _Feature(_f_pred_gradient, 2,
                               "log(0.05 + |Sobel gradient| of the 250 m prediction), log K per "
                               "250 m pixel: where a misregistration of the references costs"),
     "ndvi_gradient": _Feature(_f_ndvi_gradient, 1,
                               "log(0.005 + |Sobel gradient| of the 250 m NDVI): the guide's "
                               "edges"),
-    "lst": _Feature(_f_lst, 1, "the 1 km LST, K"),
+    "lst": _Feature(_f_lst, 1, "the 1 km LST, K", at_1km=True),
     "ndvi": _Feature(_f_ndvi, 1, "250 m NDVI (missing: local mean), clipped to [-0.2, 1]"),
     "ndvi_cell_sd": _Feature(_f_ndvi_cell_sd, 1,
                              "log(0.01 + sd of the 250 m NDVI inside the 1 km cell): the "
-                             "guide's heterogeneity"),
+                             "guide's heterogeneity", at_1km=True),
     "ndvi_local_mean": _Feature(_f_ndvi_local_mean, LOCAL_RADIUS_1KM + 1,
-                                "mean NDVI within 4 km (land cover of the neighbourhood)"),
+                                "mean NDVI within 4 km (land cover of the neighbourhood)",
+                                at_1km=True),
     "invalid_fraction": _Feature(_f_invalid_fraction, INVALID_RADIUS_1KM,
                                  "sqrt(share of invalid 1 km cells (LST NaN or any NDVI NaN) "
-                                 "within 3 km): nearness to cloud and fill"),
+                                 "within 3 km): nearness to cloud and fill", at_1km=True),
     "detail": _Feature(_f_detail, 2,
                        "log(0.05 K + |prediction - bicubic 1 km LST|): the detail the model "
                        "adds, its disagreement with the smooth interpolation, log K"),
     "spread": _Feature(_f_spread, 0, "log(0.05 K + spread of an ensemble's passes), log K"),
 }
+
+
+def native_features(
+    lst_1km: np.ndarray,
+    ndvi_250m: np.ndarray,
+    pred_250m: np.ndarray,
+    names: Sequence[str],
+    *,
+    spread_250m: np.ndarray | None = None,
+) -> Iterator[tuple[np.ndarray, bool]]:
+    """The features ``names`` of a window at their own resolution, one at a time:
+    ``(values, at_1km)``, ``(h, w)`` when ``at_1km`` else ``(4h, 4w)``, float64.
+
+    What several features share (the filled NDVI, the local regression) is computed once.
+    Arguments as :func:`uncertainty_features`.
+    """
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise ConfigError(f"unknown uncertainty features {unknown}; known: {sorted(FEATURES)}")
+    x = _Inputs(np.asarray(lst_1km, np.float64), np.asarray(ndvi_250m, np.float64),
+                np.asarray(pred_250m, np.float64),
+                None if spread_250m is None else np.asarray(spread_250m, np.float64))
+    if x.ndvi.shape != (FACTOR * x.lst.shape[0], FACTOR * x.lst.shape[1]) \
+            or x.pred.shape != x.ndvi.shape:
+        raise ConfigError(f"uncertainty features: shapes {x.lst.shape}, {x.ndvi.shape}, "
+                          f"{x.pred.shape} are not (h, w), (4h, 4w), (4h, 4w)")
+    for name in names:
+        yield FEATURES[name].compute(x), FEATURES[name].at_1km
 
 
 def uncertainty_features(
@@ -232,19 +289,11 @@ def uncertainty_features(
     spread_250m
         An ensemble's spread (K), only for the feature ``spread``.
     """
-    unknown = [n for n in names if n not in FEATURES]
-    if unknown:
-        raise ConfigError(f"unknown uncertainty features {unknown}; known: {sorted(FEATURES)}")
-    x = _Inputs(np.asarray(lst_1km, np.float64), np.asarray(ndvi_250m, np.float64),
-                np.asarray(pred_250m, np.float64),
-                None if spread_250m is None else np.asarray(spread_250m, np.float64))
-    if x.ndvi.shape != (FACTOR * x.lst.shape[0], FACTOR * x.lst.shape[1]) \
-            or x.pred.shape != x.ndvi.shape:
-        raise ConfigError(f"uncertainty features: shapes {x.lst.shape}, {x.ndvi.shape}, "
-                          f"{x.pred.shape} are not (h, w), (4h, 4w), (4h, 4w)")
-    if not names:
-        return np.zeros((0, *x.ndvi.shape))
-    return np.stack([FEATURES[n].compute(x) for n in names])
+    feats = [_up(v) if at_1km else v for v, at_1km in native_features(
+        lst_1km, ndvi_250m, pred_250m, names, spread_250m=spread_250m)]
+    if not feats:
+        return np.zeros((0, *np.shape(ndvi_250m)))
+    return np.stack(feats)
 
 
 #: Features that read the prediction at neighbouring 250 m pixels (the halo grows by 8 px).

@@ -84,6 +84,26 @@ def test_scene_variance_adds_in_quadrature_and_version_1_cards_read_without_it()
         replace(model, scene_variance_k2=-0.1)
 
 
+def test_window_sigma_weighs_1km_features_at_1km_with_the_same_values() -> None:
+    """The product's path (features summed at their own resolution) equals the calibration's
+    (every feature on the 250 m grid), next to missing inputs too."""
+    lst, ndvi = day_inputs(20, 16, [D0])
+    lst, ndvi = lst[0].copy(), ndvi[0].copy()
+    lst[3:5, 3:6] = np.nan
+    ndvi[30:34, 0:9] = np.nan
+    pred = np.repeat(np.repeat(lst, 4, 0), 4, 1) + np.linspace(-1, 1, 64)[None, :]
+    names = sorted(set(FEATURES) - {"spread"})
+    section = _section(names) | {"scene_variance_k2": 0.7}
+    model = UncertaintyModel.from_dict(section)
+    feats = uncertainty_features(lst, ndvi, pred, names)
+    np.testing.assert_allclose(model.window_log_variance(lst, ndvi, pred),
+                               model.log_variance(feats), rtol=1e-12, atol=1e-12)
+    expected = np.where(np.isfinite(pred), model.sigma_from_features(feats), np.nan)
+    np.testing.assert_allclose(model.sigma(lst, ndvi, pred), expected.astype(np.float32),
+                               rtol=1e-6)
+    assert [FEATURES[n].at_1km for n in names].count(True) >= 5
+
+
 def test_scene_offset_variance_is_the_mean_squared_scene_mean() -> None:
     errs = [np.array([1.0, 3.0]), np.array([-1.0, -1.0, -1.0]), np.array([])]
     assert scene_offset_variance(errs) == pytest.approx((4.0 + 1.0) / 2)
