@@ -47,6 +47,7 @@ __all__ = [
     "LST_VAR",
     "QUALITY_VAR",
     "SPREAD_VAR",
+    "UNCERTAINTY_STEP_K",
     "UNCERTAINTY_VAR",
     "ProductCube",
     "ProductGrid",
@@ -57,6 +58,7 @@ __all__ = [
     "open_product",
     "open_product_arrays",
     "publish_complete_days",
+    "quantize_uncertainty",
     "remove_day_marker",
     "time_index",
     "write_day_marker",
@@ -263,6 +265,17 @@ def _write_template(
 
 
 
+#: Storage step of :data:`UNCERTAINTY_VAR` (K): sigma is stored to the nearest 1/128 K, which
+#: its own precision (a tenth of a kelvin at best) does not notice, so that its low mantissa
+#: bits are zero and it compresses about 3x (the LST itself is stored unrounded).
+UNCERTAINTY_STEP_K = 2.0**-7
+
+
+def quantize_uncertainty(sigma: Any) -> Any:
+    """``sigma`` (numpy or dask, K) rounded to :data:`UNCERTAINTY_STEP_K`, dtype kept."""
+    return (sigma / UNCERTAINTY_STEP_K).round() * UNCERTAINTY_STEP_K
+
+
 def uncertainty_attrs() -> dict[str, Any]:
     """CF attributes of :data:`UNCERTAINTY_VAR` (a ``standard_error`` ancillary of the LST)."""
     return {
@@ -273,7 +286,8 @@ def uncertainty_attrs() -> dict[str, Any]:
         "comment": "calibrated out of fold against ASTER AST_08 on the development scenes "
                    "(docs/evaluation.md, 'Calibrated uncertainty'); +-1 sigma is meant to "
                    "cover 68 % and +-1.645 sigma 90 % of such pixels. It includes the "
-                   "MODIS-ASTER sensor mismatch; it is not the model's error alone.",
+                   "MODIS-ASTER sensor mismatch; it is not the model's error alone. Stored "
+                   "to the nearest 1/128 K.",
         "coverage_content_type": "qualityInformation",
     }
 

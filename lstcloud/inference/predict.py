@@ -47,6 +47,7 @@ from lstcloud.cube.product import (
     ProductCube,
     ProductGrid,
     Provenance,
+    quantize_uncertainty,
 )
 from lstcloud.cube.status import read_status
 from lstcloud.cube.store import open_input_cube
@@ -370,6 +371,8 @@ def _day_graph(
     layers = super_resolve(lst, ndvi, model_key=key, plan=plan, resources=resources,
                            spread=SPREAD_VAR in layer_names,
                            uncertainty=UNCERTAINTY_VAR in layer_names, guide_missing=guide)
+    if UNCERTAINTY_VAR in layer_names:  # the last layer; stored rounded (it compresses 3x)
+        layers = (*layers[:-1], quantize_uncertainty(layers[-1]))
     out = layers[0]
     want = tuple(
         tuple(min(c, n - o) for o in range(0, n, c))

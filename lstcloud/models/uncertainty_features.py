@@ -54,7 +54,7 @@ def _up(a: np.ndarray) -> np.ndarray:
 def _bicubic(lst: np.ndarray) -> np.ndarray:
     from lstcloud import ops
 
-    return ops.upsample_bicubic_np(lst.astype(np.float32)).astype(np.float64)
+    return ops.upsample_bicubic_np(lst.astype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ class _Inputs:
     """One window's inputs; what several features share is computed once (cached)."""
 
     lst: np.ndarray  # (h, w) float64, NaN = invalid
-    ndvi: np.ndarray  # (4h, 4w) float64, NaN = invalid
-    pred: np.ndarray  # (4h, 4w) float64
+    ndvi: np.ndarray  # (4h, 4w) float32 (the 250 m work runs in float32), NaN = invalid
+    pred: np.ndarray  # (4h, 4w) float32
     spread: np.ndarray | None = None
 
     @cached_property
@@ -82,8 +82,8 @@ class _Inputs:
             return np.clip(self.ndvi, -0.2, 1)
         valid = finite.astype(np.float64)
         local = _box_mean(self.ndvi, valid, FACTOR)
-        return np.clip(np.where(np.isfinite(self.ndvi), self.ndvi, np.nan_to_num(local, nan=0.3)),
-                       -0.2, 1)
+        filled = np.where(finite, self.ndvi, np.nan_to_num(local, nan=0.3).astype(np.float32))
+        return np.clip(filled, -0.2, 1)
 
     @cached_property
     def ndvi_cells(self) -> np.ndarray:
@@ -95,7 +95,7 @@ class _Inputs:
     def regression(self) -> tuple[np.ndarray, np.ndarray]:
         """Local least squares of the 1 km LST on the 1 km NDVI within 4 km: residual (K) and
         correlation, per 1 km pixel."""
-        ndvi = self.ndvi_cells.mean(axis=(1, 3))
+        ndvi = self.ndvi_cells.mean(axis=(1, 3), dtype=np.float64)
         valid = np.isfinite(self.lst).astype(np.float64)
         lst = np.nan_to_num(self.lst)
         r = LOCAL_RADIUS_1KM
@@ -141,11 +141,11 @@ def _f_ndvi(x: _Inputs) -> np.ndarray:
 
 
 def _f_ndvi_cell_sd(x: _Inputs) -> np.ndarray:
-    return np.log(x.ndvi_cells.std(axis=(1, 3)) + 0.01)
+    return np.log(x.ndvi_cells.std(axis=(1, 3), dtype=np.float64) + 0.01)
 
 
 def _f_ndvi_local_mean(x: _Inputs) -> np.ndarray:
-    cell = x.ndvi_cells.mean(axis=(1, 3))
+    cell = x.ndvi_cells.mean(axis=(1, 3), dtype=np.float64)
     return _box_mean(cell, np.ones_like(cell), LOCAL_RADIUS_1KM)
 
 
@@ -158,24 +158,26 @@ def _f_invalid_fraction(x: _Inputs) -> np.ndarray:
 
 
 def _f_detail(x: _Inputs) -> np.ndarray:
-    return np.log(np.abs(x.pred - _bicubic(x.lst.astype(np.float32))) + _DETAIL_FLOOR_K)
+    return np.log(np.abs(x.pred - _bicubic(x.lst)) + np.float32(_DETAIL_FLOOR_K))
 
 
 def _grad250(a: np.ndarray) -> np.ndarray:
-    gy = ndimage.sobel(a, axis=0, mode="nearest") / 8.0
-    gx = ndimage.sobel(a, axis=1, mode="nearest") / 8.0
+    """|Sobel gradient| per pixel, float32 (the 250 m arrays are the bulk of the work)."""
+    a = np.asarray(a, np.float32)
+    gy = ndimage.sobel(a, axis=0, mode="nearest") / np.float32(8.0)
+    gx = ndimage.sobel(a, axis=1, mode="nearest") / np.float32(8.0)
     return np.hypot(gx, gy)
 
 
 def _f_pred_gradient(x: _Inputs) -> np.ndarray:
     pred = x.pred
     if not np.isfinite(pred).all():
-        pred = np.where(np.isfinite(pred), pred, _bicubic(x.filled_lst.astype(np.float32)))
-    return np.log(_grad250(np.nan_to_num(pred)) + 0.05)
+        pred = np.where(np.isfinite(pred), pred, _bicubic(x.filled_lst))
+    return np.log(_grad250(np.nan_to_num(pred)) + np.float32(0.05))
 
 
 def _f_ndvi_gradient(x: _Inputs) -> np.ndarray:
-    return np.log(_grad250(x.filled_ndvi) + 0.005)
+    return np.log(_grad250(x.filled_ndvi) + np.float32(0.005))
 
 
 def _f_lst(x: _Inputs) -> np.ndarray:
@@ -185,7 +187,7 @@ def _f_lst(x: _Inputs) -> np.ndarray:
 def _f_spread(x: _Inputs) -> np.ndarray:
     if x.spread is None:
         raise ConfigError("the uncertainty feature 'spread' needs an ensemble's spread")
-    return np.log(x.spread + _SPREAD_FLOOR_K)
+    return np.log(x.spread + np.float32(_SPREAD_FLOOR_K))
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,7 @@ def native_features(
     spread_250m: np.ndarray | None = None,
 ) -> Iterator[tuple[np.ndarray, bool]]:
     """The features ``names`` of a window at their own resolution, one at a time:
-    ``(values, at_1km)``, ``(h, w)`` when ``at_1km`` else ``(4h, 4w)``, float64.
+    ``(values, at_1km)``, ``(h, w)`` float64 when ``at_1km`` else ``(4h, 4w)`` float32.
 
     What several features share (the filled NDVI, the local regression) is computed once.
     Arguments as :func:`uncertainty_features`.
@@ -255,9 +257,9 @@ def native_features(
     unknown = [n for n in names if n not in FEATURES]
     if unknown:
         raise ConfigError(f"unknown uncertainty features {unknown}; known: {sorted(FEATURES)}")
-    x = _Inputs(np.asarray(lst_1km, np.float64), np.asarray(ndvi_250m, np.float64),
-                np.asarray(pred_250m, np.float64),
-                None if spread_250m is None else np.asarray(spread_250m, np.float64))
+    x = _Inputs(np.asarray(lst_1km, np.float64), np.asarray(ndvi_250m, np.float32),
+                np.asarray(pred_250m, np.float32),
+                None if spread_250m is None else np.asarray(spread_250m, np.float32))
     if x.ndvi.shape != (FACTOR * x.lst.shape[0], FACTOR * x.lst.shape[1]) \
             or x.pred.shape != x.ndvi.shape:
         raise ConfigError(f"uncertainty features: shapes {x.lst.shape}, {x.ndvi.shape}, "

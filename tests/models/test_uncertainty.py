@@ -96,8 +96,8 @@ def test_window_sigma_weighs_1km_features_at_1km_with_the_same_values() -> None:
     section = _section(names) | {"scene_variance_k2": 0.7}
     model = UncertaintyModel.from_dict(section)
     feats = uncertainty_features(lst, ndvi, pred, names)
-    np.testing.assert_allclose(model.window_log_variance(lst, ndvi, pred),
-                               model.log_variance(feats), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(model.window_log_variance(lst, ndvi, pred),  # float32 terms
+                               model.log_variance(feats), rtol=1e-6, atol=1e-6)
     expected = np.where(np.isfinite(pred), model.sigma_from_features(feats), np.nan)
     np.testing.assert_allclose(model.sigma(lst, ndvi, pred), expected.astype(np.float32),
                                rtol=1e-6)
