@@ -210,21 +210,29 @@ def _top_bottom_ratio(e: np.ndarray, score: np.ndarray, bins: int) -> float:
     return float(np.sqrt(np.mean(top**2) / np.mean(bottom**2)))
 
 
-def _scene_bootstrap_ratio(
-    err: dict[str, np.ndarray], rank: dict[str, np.ndarray], bins: int, *, draws: int = 200,
-) -> list[float]:
-    """5 and 95 % points of the ranking ratio over scenes drawn with replacement: how much the
-    pooled figure may move on another set of scenes as many."""
+def _scene_bootstrap(
+    err: dict[str, np.ndarray], sigma: dict[str, np.ndarray],
+    rank: dict[str, np.ndarray] | None, bins: int, *, draws: int = 200,
+) -> dict[str, list[float]]:
+    """5 and 95 % points of the pooled figures over scenes drawn with replacement (as many as
+    there are): how much they may move on another set of scenes as large."""
     names = sorted(err)
     rng = np.random.default_rng(0)
-    ratios = []
+    figures: dict[str, list[float]] = {"coverage_1sigma": [], "coverage_90": []}
+    if rank is not None:
+        figures["rmse_ratio_ranking"] = []
     for _ in range(draws):
-        pick = rng.choice(len(names), len(names), replace=True)
-        e = np.concatenate([err[names[i]] for i in pick])
-        r = np.concatenate([rank[names[i]] for i in pick])
-        ok = np.isfinite(e) & np.isfinite(r)
-        ratios.append(_top_bottom_ratio(e[ok], r[ok], bins))
-    return [float(v) for v in np.quantile(ratios, [0.05, 0.95])]
+        pick = [names[i] for i in rng.choice(len(names), len(names), replace=True)]
+        e = np.concatenate([err[n] for n in pick])
+        s = np.concatenate([sigma[n] for n in pick])
+        ok = np.isfinite(e) & np.isfinite(s)
+        figures["coverage_1sigma"].append(float(np.mean(np.abs(e[ok]) <= s[ok])))
+        figures["coverage_90"].append(float(np.mean(np.abs(e[ok]) <= Z90 * s[ok])))
+        if rank is not None:
+            r = np.concatenate([rank[n] for n in pick])
+            ok = np.isfinite(e) & np.isfinite(r)
+            figures["rmse_ratio_ranking"].append(_top_bottom_ratio(e[ok], r[ok], bins))
+    return {k: [float(v) for v in np.quantile(vals, [0.05, 0.95])] for k, vals in figures.items()}
 
 
 def uncertainty_scores(
@@ -237,8 +245,9 @@ def uncertainty_scores(
     sigma quintile and the ratio of the top to the bottom one, the Spearman rank correlation
     of sigma and |error|, the reliability table (mean sigma and RMSE per sigma decile), and the
     coverage per scene. With ``rank`` (:func:`out_of_fold_ranks`), also
-    ``rmse_ratio_ranking``: the same top / bottom ratio with the pixels ordered by it, and
-    ``rmse_ratio_ranking_90``, its 5-95 % range over scenes drawn with replacement.
+    ``rmse_ratio_ranking``: the same top / bottom ratio with the pixels ordered by it.
+    ``scene_bootstrap_90`` gives the 5-95 % range of the coverages (and of that ratio) over
+    scenes drawn with replacement.
     """
     from scipy.stats import spearmanr
 
@@ -270,7 +279,7 @@ def uncertainty_scores(
         "rmse_by_sigma_quintile": quint,
         "rmse_ratio_top_bottom_quintile": quint[-1]["rmse_k"] / quint[0]["rmse_k"],
         "rmse_ratio_ranking": None if r is None else _top_bottom_ratio(e, r, bins),
-        "rmse_ratio_ranking_90": None if rank is None else _scene_bootstrap_ratio(err, rank, bins),
+        "scene_bootstrap_90": _scene_bootstrap(err, sigma, rank, bins),
         "spearman_sigma_abs_error": float(spearmanr(s, np.abs(e)).statistic),
         "rmse_k": float(np.sqrt(np.mean(e**2))),
         "mean_sigma_k": float(s.mean()),

@@ -178,7 +178,7 @@ def calibrate_uncertainty(
         "n_px": int(sum(r.err.size for r in rows.values())),
         "out_of_fold": {key: scores[key] for key in (
             "coverage_1sigma", "coverage_90", "rmse_ratio_top_bottom_quintile",
-            "rmse_ratio_ranking", "rmse_ratio_ranking_90", "spearman_sigma_abs_error",
+            "rmse_ratio_ranking", "scene_bootstrap_90", "spearman_sigma_abs_error",
             "rmse_k", "mean_sigma_k", "n_px")}
         | {"rmse_by_sigma_quintile_k": [round(b["rmse_k"], 3)
                                         for b in scores["rmse_by_sigma_quintile"]]},
@@ -233,14 +233,15 @@ def write_calibration_report(outcome: CalibrationOutcome, out_dir: str | Path) -
     if final.info.get("command"):
         lines += ["    " + final.info["command"], ""]
     lines += [
-        "| figure | value |", "|---|---|",
-        f"| +-1 sigma coverage (target 68.3 %) | {100 * sc['coverage_1sigma']:.1f} % |",
-        f"| +-1.645 sigma coverage (target 90 %) | {100 * sc['coverage_90']:.1f} % |",
+        "| figure | value (5-95 % over scenes drawn with replacement) |", "|---|---|",
+        f"| +-1 sigma coverage (target 68.3 %) | {100 * sc['coverage_1sigma']:.1f} % "
+        f"({_interval(sc, 'coverage_1sigma', 100, '.1f')} %) |",
+        f"| +-1.645 sigma coverage (target 90 %) | {100 * sc['coverage_90']:.1f} % "
+        f"({_interval(sc, 'coverage_90', 100, '.1f')} %) |",
         f"| RMSE top / bottom sigma quintile | {sc['rmse_ratio_top_bottom_quintile']:.2f} |",
         "| RMSE top / bottom quintile, one model's ordering (out-of-fold local variance "
-        f"without the fold models' constants) | {sc['rmse_ratio_ranking']:.2f} (5-95 % over "
-        "scenes drawn with replacement: "
-        f"{sc['rmse_ratio_ranking_90'][0]:.2f}-{sc['rmse_ratio_ranking_90'][1]:.2f}) |",
+        f"without the fold models' constants) | {sc['rmse_ratio_ranking']:.2f} "
+        f"({_interval(sc, 'rmse_ratio_ranking', 1, '.2f')}) |",
         f"| Spearman(sigma, abs error) | {sc['spearman_sigma_abs_error']:.2f} |",
         f"| RMSE (K) / RMS sigma (K) | {sc['rmse_k']:.2f} / {sc['rms_sigma_k']:.2f} |", "",
         "| sigma quintile (K) | mean sigma (K) | RMSE against ASTER (K) | +-1 sigma coverage | "
@@ -260,6 +261,12 @@ def write_calibration_report(outcome: CalibrationOutcome, out_dir: str | Path) -
     ]
     (out / "calibration.md").write_text("\n".join(lines) + "\n", "utf-8")
     return out / "calibration.md"
+
+
+def _interval(scores: dict[str, Any], key: str, factor: float, spec: str) -> str:
+    """``lo-hi`` of the scene bootstrap's 5-95 % range of ``key``, times ``factor``."""
+    lo, hi = scores["scene_bootstrap_90"][key]
+    return f"{factor * lo:{spec}}-{factor * hi:{spec}}"
 
 
 def method_for(name_or_folder: str) -> tuple[CVMethod, Path | None]:

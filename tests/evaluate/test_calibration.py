@@ -113,8 +113,10 @@ def test_one_models_ordering_comes_from_the_fold_models_without_their_constants(
     _, pmodels = calibrate_out_of_fold(poisoned, FOLDS, FEATURES)
     np.testing.assert_array_equal(out_of_fold_ranks(poisoned, FOLDS, pmodels)["d"], ranks["d"])
     sc = uncertainty_scores({n: r.err for n, r in rows.items()}, sigma, rank=ranks)
-    lo, hi = sc["rmse_ratio_ranking_90"]
+    lo, hi = sc["scene_bootstrap_90"]["rmse_ratio_ranking"]
     assert sc["rmse_ratio_ranking"] > 3 and lo < sc["rmse_ratio_ranking"] < hi
+    lo, hi = sc["scene_bootstrap_90"]["coverage_1sigma"]
+    assert lo < sc["coverage_1sigma"] < hi and hi - lo < 0.1
     assert uncertainty_scores({n: r.err for n, r in rows.items()}, sigma)[
         "rmse_ratio_ranking"] is None
 
