@@ -379,17 +379,26 @@ def _check_same_model(group: zarr.Group, url: str, provenance: Provenance) -> No
 
 
 def _card_difference(stored: dict[str, Any], current: dict[str, Any]) -> str:
-    """The card fields that differ, ``"receptive_field_px 96 -> 128"`` (at most five)."""
+    """The card fields that differ, ``"receptive_field_px 96 -> 128"``, nested sections by their
+    dotted path (``"uncertainty.scene_variance_k2 absent -> 1.08"``); at most five."""
 
     def short(value: Any) -> str:
         text = "absent" if value is None else json.dumps(value, sort_keys=True, default=str)
         return text if len(text) <= 60 else text[:57] + "..."
 
-    diffs = [
-        f"{key} {short(stored.get(key))} -> {short(current.get(key))}"
-        for key in sorted(set(stored) | set(current))
-        if stored.get(key) != current.get(key)
-    ]
+    def walk(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[str]:
+        out: list[str] = []
+        for key in sorted(set(a) | set(b)):
+            old, new = a.get(key), b.get(key)
+            if old == new:
+                continue
+            if isinstance(old, dict) and isinstance(new, dict):
+                out += walk(old, new, f"{prefix}{key}.")
+            else:
+                out.append(f"{prefix}{key} {short(old)} -> {short(new)}")
+        return out
+
+    diffs = walk(stored, current, "")
     return "; ".join(diffs[:5]) + (f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else "")
 
 
