@@ -87,7 +87,6 @@ def run_demo(
         Show progress bars.
     """
     from lstcloud.cluster import client_context
-    from lstcloud.inference import predict_cube
     from lstcloud.ingest import ingest, sources_for
     from lstcloud.quicklook import write_quicklook
     from lstcloud.samples.stac import build_sample_catalog
@@ -123,12 +122,8 @@ def run_demo(
             client=client,
             progress=progress,
         )
-        predict_summary = predict_cube(
-            cube_url=str(input_cube),
-            model=model,
-            out_url=str(product),
-            start=start,
-            end=end,
+        predict_summary = _predict_into_own_product(
+            cube_url=str(input_cube), model=model, out_url=product, start=start, end=end,
             client=client,
         )
     write_quicklook(cube_url=str(input_cube), product_url=str(product), date=start, path=quicklook)
@@ -140,3 +135,23 @@ def run_demo(
         ingest=ingest_summary,
         predict=predict_summary,
     )
+
+
+def _predict_into_own_product(*, out_url: Path, **kwargs: Any) -> Any:
+    """``predict_cube`` into the demo's product; a product an older model (or card) wrote there,
+    e.g. by the demo of an earlier lstcloud, is replaced with a warning: the folder is the
+    demo's own (``lstcloud predict`` itself never replaces a product, it refuses)."""
+    import shutil
+    import warnings
+
+    from lstcloud.core.errors import LstcloudWarning
+    from lstcloud.cube.errors import ProductModelMismatchError
+    from lstcloud.inference import predict_cube
+
+    try:
+        return predict_cube(out_url=str(out_url), **kwargs)
+    except ProductModelMismatchError as exc:
+        warnings.warn(f"{exc.args[0].split(';')[0]}: the demo replaces its own product",
+                      LstcloudWarning, stacklevel=2)
+        shutil.rmtree(out_url)
+        return predict_cube(out_url=str(out_url), **kwargs)

@@ -42,3 +42,22 @@ def test_demo_leaves_the_input_cube_the_product_and_the_quicklook(tmp_path: Path
     assert 250 < np.nanmedian(values) < 340
     cube = lstcloud.open_cube(str(workdir / "input.zarr"))
     assert {"lst_day", "ndvi"} <= set(cube.data_vars)
+
+    # the demo again, over a product an older model wrote (as after an upgrade): its own product
+    # is replaced, with a warning (`lstcloud predict` itself refuses, tests/inference/test_identity)
+    import zarr
+
+    group = zarr.open_group(str(workdir / "product.zarr"), mode="r+")
+    sha = group.attrs["lstcloud_model_sha256"]
+    group.attrs["lstcloud_model_sha256"] = "0" * 64
+    again = subprocess.run(
+        [sys.executable, "-m", "lstcloud", "demo", "--workdir", str(workdir),
+         "--tiles", "h18v04", "--days", "1", "--workers", "1", "--model", "bicubic"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "the demo replaces its own product" in again.stderr
+    replaced = lstcloud.open_product(str(workdir / "product.zarr"))
+    assert replaced.attrs["lstcloud_model_sha256"] == sha
+    assert replaced.attrs["complete_days"] == ["2024-07-01"]

@@ -21,7 +21,7 @@ See :mod:`lstcloud.cube.schema` for the variables and their attributes.
 
 from __future__ import annotations
 
-from lstcloud.cube.errors import TransientCubeError
+from lstcloud.cube.errors import ProductModelMismatchError, TransientCubeError
 from lstcloud.cube.product import (
     LST_VAR,
     QUALITY_VAR,
@@ -57,6 +57,7 @@ __all__ = [
     "VARIABLES",
     "CubeLayout",
     "CubeVariable",
+    "ProductModelMismatchError",
     "TileDayStatus",
     "TransientCubeError",
     "check_aligned",

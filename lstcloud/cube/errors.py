@@ -16,12 +16,17 @@ from lstcloud.core.errors import CubeError, TransientError
 from lstcloud.core.redact import redact_text
 from lstcloud.core.transient import is_transient
 
-__all__ = ["TransientCubeError", "cube_io_error"]
+__all__ = ["ProductModelMismatchError", "TransientCubeError", "cube_io_error"]
 
 
 class TransientCubeError(CubeError, TransientError):
     """A cube read or write failed for a reason worth retrying (S3 5xx, throttling, timeout,
     connection error). Both a :class:`CubeError` and a :class:`TransientError`."""
+
+
+class ProductModelMismatchError(CubeError):
+    """A product was written by another model (other weights, or the same weights with another
+    card): it is never mixed into; write a new product."""
 
 
 def cube_io_error(exc: BaseException, *, what: str) -> CubeError:

@@ -40,6 +40,7 @@ from lstcloud.core.storage import (
     strip_protocol,
 )
 from lstcloud.cube.consolidated import consolidate, open_consolidated
+from lstcloud.cube.errors import ProductModelMismatchError
 from lstcloud.cube.quality import NOT_COMPUTED, quality_attrs
 from lstcloud.cube.store import zarr_store
 
@@ -360,19 +361,19 @@ def _check_same_model(group: zarr.Group, url: str, provenance: Provenance) -> No
         f"mix in {provenance.model_name} (sha256 {provenance.model_sha256})"
     )
     if sha != provenance.model_sha256:
-        raise CubeError(f"{refuse}: use a new product")
+        raise ProductModelMismatchError(f"{refuse}: use a new product")
     stored = attrs.get("lstcloud_model_identity")
     if stored and provenance.model_identity and stored != provenance.model_identity:
         what = _card_difference(
             dict(attrs.get("lstcloud_model_card") or {}), provenance.model_card
         )
-        raise CubeError(
+        raise ProductModelMismatchError(
             f"{refuse}: same weights, another model card ({what or 'the card differs'}); "
             "use a new product"
         )
     stored_rf = attrs.get("lstcloud_receptive_field_px")
     if not stored and stored_rf is not None and int(stored_rf) != provenance.receptive_field_px:
-        raise CubeError(
+        raise ProductModelMismatchError(
             f"{refuse}: same weights, another receptive field {stored_rf} -> "
             f"{provenance.receptive_field_px} px (another halo); use a new product"
         )
