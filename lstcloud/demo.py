@@ -151,7 +151,7 @@ def _predict_into_own_product(*, out_url: Path, **kwargs: Any) -> Any:
     try:
         return predict_cube(out_url=str(out_url), **kwargs)
     except ProductModelMismatchError as exc:
-        warnings.warn(f"{exc.args[0].split(';')[0]}: the demo replaces its own product",
-                      LstcloudWarning, stacklevel=2)
+        warnings.warn(f"{exc}; the demo replaces its own product", LstcloudWarning,
+                      stacklevel=2)
         shutil.rmtree(out_url)
         return predict_cube(out_url=str(out_url), **kwargs)

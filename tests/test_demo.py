@@ -14,17 +14,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _smallest_demo(workdir: Path) -> subprocess.CompletedProcess:
+    """``lstcloud demo`` at its smallest: one tile, one day, one worker, the bicubic baseline
+    (the CNN over a whole 4800 x 4800 tile takes minutes on two cores; its path is tested
+    elsewhere)."""
+    return subprocess.run(
+        [sys.executable, "-m", "lstcloud", "demo", "--workdir", str(workdir),
+         "--tiles", "h18v04", "--days", "1", "--workers", "1", "--model", "bicubic"],
+        cwd=workdir.parent, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
 @pytest.mark.slow
 def test_demo_leaves_the_input_cube_the_product_and_the_quicklook(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
-    # the smallest demo: one tile, one day, one worker, the bicubic baseline (the CNN over a
-    # whole 4800 x 4800 tile takes minutes on two cores; the CNN path is tested elsewhere)
-    result = subprocess.run(
-        [sys.executable, "-m", "lstcloud", "demo", "--workdir", str(workdir),
-         "--tiles", "h18v04", "--days", "1", "--workers", "1", "--model", "bicubic"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    result = _smallest_demo(workdir)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in ("input.zarr", "product.zarr", "quicklook.png"):
         assert (workdir / name).exists(), name
@@ -50,12 +55,7 @@ def test_demo_leaves_the_input_cube_the_product_and_the_quicklook(tmp_path: Path
     group = zarr.open_group(str(workdir / "product.zarr"), mode="r+")
     sha = group.attrs["lstcloud_model_sha256"]
     group.attrs["lstcloud_model_sha256"] = "0" * 64
-    again = subprocess.run(
-        [sys.executable, "-m", "lstcloud", "demo", "--workdir", str(workdir),
-         "--tiles", "h18v04", "--days", "1", "--workers", "1", "--model", "bicubic"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    again = _smallest_demo(workdir)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "the demo replaces its own product" in again.stderr
     replaced = lstcloud.open_product(str(workdir / "product.zarr"))

@@ -184,12 +184,15 @@ class UncertaintyModel:
         """Whether a feature is an ensemble's spread."""
         return "spread" in self.features
 
+    def _clipped(self, feats: np.ndarray) -> np.ndarray:
+        """``(F, ...)`` raw features clipped to their calibration range."""
+        shape = (-1,) + (1,) * (feats.ndim - 1)
+        return np.clip(feats, np.reshape(self.lo, shape), np.reshape(self.hi, shape))
+
     def log_variance(self, feats: np.ndarray) -> np.ndarray:
         """``log s_loc^2``, the local part's log variance, of ``(F, ...)`` raw features."""
-        z = (np.clip(feats, np.reshape(self.lo, (-1,) + (1,) * (feats.ndim - 1)),
-                     np.reshape(self.hi, (-1,) + (1,) * (feats.ndim - 1)))
-             - np.reshape(self.mean, (-1,) + (1,) * (feats.ndim - 1))) \
-            / np.reshape(self.sd, (-1,) + (1,) * (feats.ndim - 1))
+        shape = (-1,) + (1,) * (feats.ndim - 1)
+        z = (self._clipped(feats) - np.reshape(self.mean, shape)) / np.reshape(self.sd, shape)
         return self.intercept + np.tensordot(np.asarray(self.coef), z, axes=1)
 
     def rank_score(self, feats: np.ndarray) -> np.ndarray:
@@ -199,14 +202,17 @@ class UncertaintyModel:
         does; unlike sigma, the scores of models fitted on different scenes share an origin
         (no intercept, scale or ``tau^2``), so pooling them mimics the ordering of one model.
         """
-        shape = (-1,) + (1,) * (feats.ndim - 1)
-        clipped = np.clip(feats, np.reshape(self.lo, shape), np.reshape(self.hi, shape))
-        return np.tensordot(np.asarray(self.coef) / np.asarray(self.sd), clipped, axes=1)
+        return np.tensordot(np.asarray(self.coef) / np.asarray(self.sd), self._clipped(feats),
+                            axes=1)
+
+    def _sigma_of_log_variance(self, eta: np.ndarray) -> np.ndarray:
+        """Sigma (K) of the local log variance: ``clip(scale * sqrt(tau^2 + exp(eta)))``."""
+        s = self.scale * np.sqrt(self.scene_variance_k2 + np.exp(eta))
+        return np.clip(s, self.min_sigma_k, self.max_sigma_k)
 
     def sigma_from_features(self, feats: np.ndarray) -> np.ndarray:
         """Sigma (K) of raw features (without the QC term)."""
-        s = self.scale * np.sqrt(self.scene_variance_k2 + np.exp(self.log_variance(feats)))
-        return np.clip(s, self.min_sigma_k, self.max_sigma_k)
+        return self._sigma_of_log_variance(self.log_variance(feats))
 
     def sigma(
         self,
@@ -223,9 +229,8 @@ class UncertaintyModel:
         the features that are constant within a 1 km cell are weighed and summed at 1 km and
         the 250 m stack is never built (:meth:`window_log_variance`).
         """
-        eta = self.window_log_variance(lst_1km, ndvi_250m, pred_250m, spread_250m=spread_250m)
-        s = np.clip(self.scale * np.sqrt(self.scene_variance_k2 + np.exp(eta)),
-                    self.min_sigma_k, self.max_sigma_k)
+        s = self._sigma_of_log_variance(self.window_log_variance(
+            lst_1km, ndvi_250m, pred_250m, spread_250m=spread_250m))
         if qc_1km is not None and self.qc is not None:
             qc = np.asarray(qc_1km)
             if qc.shape != np.shape(lst_1km):
